@@ -1,0 +1,63 @@
+# klantreis: `make demo` starts the demo organisation, `make test` runs every check.
+# Both bootstrap their own environment: uv (pinned) and the locked dependencies.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := .bootstrap/bin/uv
+PY := .venv/bin/python
+PORT ?= 8000
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup demo test test-e2e lint format bench chromium messages
+
+help:
+	@echo "make demo      set up and start the demo organisation (web + worker, SQLite)"
+	@echo "make test      set up and run every check (lint, types, migrations, tests)"
+	@echo "make test-e2e  only the browser tests (headless Chromium)"
+	@echo "make bench     run the benchmarks, results in bench/results/"
+
+.bootstrap/bin/uv:
+	python3 -m venv .bootstrap
+	.bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.synced: uv.lock pyproject.toml .bootstrap/bin/uv
+	$(UV) sync --locked
+	@touch $@
+
+messages: .venv/.synced
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=.bootstrap -v0
+
+setup: .venv/.synced messages
+
+demo: setup
+	KLANTREIS_DEMO=1 $(PY) manage.py rundemo --port $(PORT)
+
+# Browser tests drive Debian's Chromium; install it when it is missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing chromium from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+lint: .venv/.synced
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy klantreis
+	.venv/bin/lint-imports
+	.venv/bin/djhtml --check $$(git ls-files 'klantreis/**/*.html')
+	KLANTREIS_TESTING=1 $(PY) manage.py makemigrations --check --dry-run -v0
+
+format: .venv/.synced
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+	.venv/bin/djhtml $$(git ls-files 'klantreis/**/*.html')
+
+test: setup chromium lint
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-e2e: setup chromium
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/run.py

@@ -1,0 +1,42 @@
+"""Who may open what: role checks for views. Object scope lives in selectors."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from klantreis.accounts.models import User
+
+Role = User.Role
+
+STAFF_ROLES = frozenset(
+    {Role.AGENT, Role.PLANNER, Role.TECHNICIAN, Role.SUBCONTRACTOR, Role.DESIGNER, Role.ADMIN}
+)
+# Roles that see every request of the organisation.
+ALL_REQUESTS_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.DESIGNER, Role.ADMIN})
+# Roles that take a report on behalf of a customer.
+INTAKE_ROLES = frozenset({Role.AGENT, Role.ADMIN})
+
+View = Callable[..., HttpResponse]
+
+
+def role_required(*roles: str) -> Callable[[View], View]:
+    """Anonymous → the sign-in page; signed in with another role → 403."""
+
+    allowed = frozenset(roles)
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if getattr(request.user, "role", None) not in allowed or not request.user.is_active:
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

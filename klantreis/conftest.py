@@ -1,0 +1,77 @@
+"""Fixtures shared by every app's tests."""
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
+
+from klantreis.core.clock import FixedClock, use_clock
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[FixedClock]:
+    """A Tuesday morning in Amsterdam, standing still until a test moves it."""
+    with use_clock(FixedClock(datetime(2026, 3, 10, 9, 30, tzinfo=AMSTERDAM))) as fixed:
+        yield fixed  # type: ignore[misc]
+
+
+@pytest.fixture
+def vera(db: None) -> None:
+    call_command("load_vera", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on localhost that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[SmtpSink]:
+    sink = SmtpSink(host="127.0.0.1", port=0)
+    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    controller.start()
+    sink.port = controller.server.sockets[0].getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_USE_TLS = False
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def run_tasks(db: None) -> Any:
+    """Run every queued task with the real django-tasks-db worker, then return."""
+
+    def run() -> None:
+        call_command("db_worker", batch=True, interval=0, startup_delay=False, stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    return run
