@@ -43,7 +43,7 @@ chromium:
 lint: .venv/.synced
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy klantreis
+	KLANTREIS_TESTING=1 $(PY) -m mypy klantreis
 	.venv/bin/lint-imports
 	.venv/bin/djhtml --check $$(git ls-files 'klantreis/**/*.html')
 	KLANTREIS_TESTING=1 $(PY) manage.py makemigrations --check --dry-run -v0

@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests."""
 
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,12 +28,19 @@ def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None
 def fixed_clock() -> Iterator[FixedClock]:
     """A Tuesday morning in Amsterdam, standing still until a test moves it."""
     with use_clock(FixedClock(datetime(2026, 3, 10, 9, 30, tzinfo=AMSTERDAM))) as fixed:
-        yield fixed  # type: ignore[misc]
+        yield fixed
 
 
 @pytest.fixture
 def vera(db: None) -> None:
     call_command("load_vera", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -47,16 +55,15 @@ class SmtpSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         return "250 OK"
 
 
 @pytest.fixture
 def smtp_server(settings: Any) -> Iterator[SmtpSink]:
-    sink = SmtpSink(host="127.0.0.1", port=0)
-    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
-    sink.port = controller.server.sockets[0].getsockname()[1]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = sink.host
     settings.EMAIL_PORT = sink.port

@@ -19,5 +19,4 @@ class UserLanguageMiddleware:
         if user is not None and user.is_authenticated and user.language:
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
-        response = self.get_response(request)
-        return response
+        return self.get_response(request)

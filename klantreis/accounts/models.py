@@ -24,17 +24,13 @@ class User(AbstractUser):
         ENGLISH = "en", _("English")
 
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.CUSTOMER)
-    language = models.CharField(
-        _("language"), max_length=2, choices=Language.choices, default=Language.DUTCH
-    )
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, default=Language.DUTCH)
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(role__in=Role.values), name="user_role_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid"),
             models.UniqueConstraint(
                 Lower("email"),
                 condition=~models.Q(email=""),

@@ -70,7 +70,7 @@ def now() -> datetime:
 
 
 @contextmanager
-def use_clock(clock: Clock) -> Iterator[Clock]:
+def use_clock[C: Clock](clock: C) -> Iterator[C]:
     """Make `clock` the clock of every caller (all threads) for a while."""
     global _override
     previous = _override

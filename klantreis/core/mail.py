@@ -23,7 +23,7 @@ class OutboxBackend(BaseEmailBackend):
                 sent_at=clock.now(),
                 from_email=message.from_email,
                 to=", ".join(message.to),
-                subject=message.subject,
+                subject=str(message.subject),
                 body=str(message.body),
                 html_body=html,
             )

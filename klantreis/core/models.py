@@ -26,10 +26,8 @@ class Organisation(models.Model):
 
     @classmethod
     def current(cls) -> "Organisation":
-        organisation = cls.objects.order_by("pk").first()
-        if organisation is None:
-            organisation = cls(name="klantreis", emergency_phone="112", service_phone="")
-        return organisation
+        organisation = Organisation.objects.order_by("pk").first()
+        return organisation or Organisation(name="klantreis", emergency_phone="112", service_phone="")
 
 
 class DemoClockOffset(models.Model):

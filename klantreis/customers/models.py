@@ -64,12 +64,12 @@ class Customer(models.Model):
         PHONE = "phone", _("phone call")
         LETTER = "letter", _("letter")
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="customer"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="customer")
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail address"), blank=True)
-    phone = models.CharField(_("phone number"), max_length=20, blank=True, help_text=_("E.164: +31612345678."))
+    phone = models.CharField(
+        _("phone number"), max_length=20, blank=True, help_text=_("E.164: +31612345678.")
+    )
     preferred_channel = models.CharField(
         _("preferred channel"), max_length=16, choices=Channel.choices, default=Channel.EMAIL
     )

@@ -40,7 +40,7 @@ class PreparedPhoto:
         return self.content.size
 
 
-def photo_prepare(upload: UploadedFile) -> PreparedPhoto:
+def photo_prepare(upload: UploadedFile[bytes]) -> PreparedPhoto:
     name = upload.name or "photo"
     max_bytes = settings.KLANTREIS_PHOTO_MAX_BYTES
     if not upload.size:
@@ -61,20 +61,34 @@ def photo_prepare(upload: UploadedFile) -> PreparedPhoto:
                 if image_format not in ACCEPTED_FORMATS:
                     raise ApplicationError(MESSAGE_PHOTO_WRONG_TYPE % {"name": name}, field="photos")
                 if image.width * image.height > MAX_PIXELS:
-                    raise ApplicationError(MESSAGE_PHOTO_TOO_LARGE % {"name": name, "max_mb": max_bytes // (1024 * 1024)}, field="photos")
+                    raise ApplicationError(
+                        MESSAGE_PHOTO_TOO_LARGE % {"name": name, "max_mb": max_bytes // (1024 * 1024)},
+                        field="photos",
+                    )
                 upright = ImageOps.exif_transpose(image)
                 if image_format == "JPEG" and upright.mode not in ("RGB", "L"):
                     upright = upright.convert("RGB")
                 buffer = io.BytesIO()
-                upright.save(buffer, format=image_format, **({"quality": 85} if image_format != "PNG" else {}))
+                upright.save(
+                    buffer, format=image_format, **({"quality": 85} if image_format != "PNG" else {})
+                )
                 width, height = upright.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError, SyntaxError, ValueError):
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ):
         raise ApplicationError(MESSAGE_PHOTO_WRONG_TYPE % {"name": name}, field="photos") from None
     content = ContentFile(buffer.getvalue(), name=f"photo.{EXTENSIONS[image_format]}")
-    return PreparedPhoto(content=content, content_type=ACCEPTED_FORMATS[image_format], width=width, height=height)
+    return PreparedPhoto(
+        content=content, content_type=ACCEPTED_FORMATS[image_format], width=width, height=height
+    )
 
 
-def photos_prepare(uploads: list[UploadedFile]) -> list[PreparedPhoto]:
+def photos_prepare(uploads: list[UploadedFile[bytes]]) -> list[PreparedPhoto]:
     max_count = settings.KLANTREIS_PHOTO_MAX_COUNT
     if len(uploads) > max_count:
         raise ApplicationError(MESSAGE_PHOTO_TOO_MANY % {"max": max_count}, field="photos")

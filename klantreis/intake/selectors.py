@@ -43,5 +43,7 @@ def triage_tree_list() -> QuerySet[TriageTree]:
 def vera_code_list(*, kind: str, search: str = "") -> QuerySet[VeraCode]:
     codes = VeraCode.objects.filter(kind=kind, valid_until__isnull=True)
     if search:
-        codes = codes.filter(Q(code__iexact=search) | Q(name__icontains=search) | Q(name_en__icontains=search))
+        codes = codes.filter(
+            Q(code__iexact=search) | Q(name__icontains=search) | Q(name_en__icontains=search)
+        )
     return codes

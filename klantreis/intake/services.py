@@ -71,7 +71,7 @@ def request_create(
     answers: Mapping[str, str],
     defect_location_code: str,
     description: str,
-    photos: Sequence[UploadedFile] = (),
+    photos: Sequence[UploadedFile[bytes]] = (),
     agent_notes: str = "",
 ) -> RepairRequest:
     if not customer.tenancies.filter(home=home).exists():
@@ -98,7 +98,9 @@ def request_create(
         message=MESSAGE_UNKNOWN_LOCATION,
     )
     defect_type = (
-        vera_code_get(kind=VeraCode.Kind.DEFECT_TYPE, code=outcome.defect_type, message=MESSAGE_UNKNOWN_DEFECT_TYPE)
+        vera_code_get(
+            kind=VeraCode.Kind.DEFECT_TYPE, code=outcome.defect_type, message=MESSAGE_UNKNOWN_DEFECT_TYPE
+        )
         if outcome.defect_type
         else tree.defect_type
     )

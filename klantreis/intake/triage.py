@@ -178,7 +178,10 @@ def _check_outcome(
         error(f"{path}.specialism", _("unknown VERA specialism %(code)r") % {"code": specialism})
     minutes = outcome.get("minutes")
     if not isinstance(minutes, int) or isinstance(minutes, bool) or not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        error(f"{path}.minutes", _("must be whole minutes from %(min)d to %(max)d") % {"min": MIN_MINUTES, "max": MAX_MINUTES})
+        error(
+            f"{path}.minutes",
+            _("must be whole minutes from %(min)d to %(max)d") % {"min": MIN_MINUTES, "max": MAX_MINUTES},
+        )
     material = outcome.get("material", [])
     if not isinstance(material, list) or not all(isinstance(m, str) and 0 < len(m) <= 100 for m in material):
         error(f"{path}.material", _("must be a list of short texts"))
@@ -253,7 +256,12 @@ class Walk:
     def as_record(self) -> list[dict[str, str]]:
         """The answers as stored on the request (texts in the reporter's language)."""
         return [
-            {"question_key": s.question_key, "question": s.question, "answer_key": s.answer_key, "answer": s.answer}
+            {
+                "question_key": s.question_key,
+                "question": s.question,
+                "answer_key": s.answer_key,
+                "answer": s.answer,
+            }
             for s in self.steps
         ]
 
@@ -292,4 +300,3 @@ def tree_walk(definition: dict[str, Any], answers: Mapping[str, str]) -> Walk:
             return Walk(steps=steps, outcome=outcome)
         key = answer["next"]
     raise ApplicationError(MESSAGE_INVALID_TREE)
-

@@ -96,7 +96,12 @@ def job_complete(*, job: Job, status: str, actor: User | None, note: str = "") -
         channel=Event.Channel.ON_SITE,
         layer=Event.Layer.PHYSICAL,
         occurred_at=now,
-        attributes={"request": request.reference, "job": locked.pk, "technician": locked.technician_id, "note": note},
+        attributes={
+            "request": request.reference,
+            "job": locked.pk,
+            "technician": locked.technician_id,
+            "note": note,
+        },
     )
     if outcome == Job.Status.FIXED:
         request_status_change(
