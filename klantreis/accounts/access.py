@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from klantreis.accounts.models import User
 
@@ -20,7 +21,7 @@ ALL_REQUESTS_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.DESIGNER, Role.AD
 # Roles that take a report on behalf of a customer.
 INTAKE_ROLES = frozenset({Role.AGENT, Role.ADMIN})
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def role_required(*roles: str) -> Callable[[View], View]:
@@ -30,7 +31,7 @@ def role_required(*roles: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if getattr(request.user, "role", None) not in allowed or not request.user.is_active:
@@ -40,3 +41,11 @@ def role_required(*roles: str) -> Callable[[View], View]:
         return wrapper
 
     return decorator
+
+
+def request_user(request: HttpRequest) -> User:
+    """The signed-in user of a request that `role_required` already let through."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Send each person to their own starting page."""
     if not request.user.is_authenticated:
-        return redirect("accounts:sign_in")
+        return redirect("portal:sign_in")
     if getattr(request.user, "role", None) == "customer":
         return redirect("portal:home")
     return redirect("workspace:home")

@@ -1,10 +1,16 @@
 """Reads of the intake domain, scoped to who is asking."""
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from klantreis.accounts.access import ALL_REQUESTS_ROLES
 from klantreis.accounts.models import User
+from klantreis.events.selectors import event_list_for_case
 from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
 
 
@@ -47,3 +53,39 @@ def vera_code_list(*, kind: str, search: str = "") -> QuerySet[VeraCode]:
             Q(code__iexact=search) | Q(name__icontains=search) | Q(name_en__icontains=search)
         )
     return codes
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    occurred_at: datetime
+    description: str
+    activity: str
+
+
+ACTIVITY_TEXTS: dict[str, Any] = {
+    "request.reported": _("Reported via %(channel)s"),
+    "request.photo_added": _("Photo added"),
+    "job.assigned": _("Given to a technician"),
+    "visit.fixed": _("Technician visit: fixed"),
+    "visit.not_fixed": _("Technician visit: not fixed yet"),
+    "visit.not_home": _("Technician visit: nobody home"),
+    "visit.cancelled": _("Visit cancelled"),
+}
+
+
+def request_history(*, request: RepairRequest) -> list[HistoryItem]:
+    """The request's events as sentences for the person reading them."""
+    items = []
+    channels = dict(RepairRequest.Channel.choices)
+    statuses = dict(RepairRequest.Status.choices)
+    for event in event_list_for_case(case_id=request.case_id):
+        if event.activity == "request.status_changed":
+            text = _("Status: %(status)s") % {"status": statuses.get(event.attributes.get("to"), "?")}
+        elif event.activity in ACTIVITY_TEXTS:
+            text = ACTIVITY_TEXTS[event.activity] % {"channel": channels.get(event.channel, event.channel)}
+        else:
+            text = event.activity
+        items.append(
+            HistoryItem(occurred_at=event.occurred_at, description=str(text), activity=event.activity)
+        )
+    return items

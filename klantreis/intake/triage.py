@@ -244,6 +244,10 @@ class Outcome:
     def is_emergency(self) -> bool:
         return self.urgency == RepairRequest.Urgency.EMERGENCY
 
+    @property
+    def reason_text(self) -> str:
+        return localised(self.reason)
+
 
 @dataclass(frozen=True)
 class Walk:

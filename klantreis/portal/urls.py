@@ -1,4 +1,14 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from klantreis.portal import views
 
 app_name = "portal"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-in/", views.sign_in, name="sign_in"),
+    path("sign-in/sent/", views.sign_in_sent, name="sign_in_sent"),
+    path("sign-in/link/<str:token>/", views.sign_in_link, name="sign_in_link"),
+    path("report/", views.report, name="report"),
+    path("requests/<str:reference>/", views.request_detail, name="request_detail"),
+    path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
+]

@@ -1,4 +1,12 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from klantreis.workspace import views
 
 app_name = "workspace"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("requests/<str:reference>/", views.request_detail, name="request_detail"),
+    path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
+    path("customers/", views.customer_search, name="customer_search"),
+    path("intake/<int:customer_id>/", views.intake, name="intake"),
+]

@@ -1,0 +1,137 @@
+"""Staff screens: the request list, a request, and the agent's phone intake."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from klantreis.accounts.access import (
+    ALL_REQUESTS_ROLES,
+    INTAKE_ROLES,
+    STAFF_ROLES,
+    request_user,
+    role_required,
+)
+from klantreis.core.errors import ApplicationError
+from klantreis.core.http import HtmxHttpRequest
+from klantreis.customers.models import Customer
+from klantreis.customers.selectors import customer_homes, home_search, postcode_normalise
+from klantreis.intake.forms import report_flow
+from klantreis.intake.models import RepairRequest
+from klantreis.intake.selectors import request_get_for, request_history, request_list_for
+from klantreis.intake.services import request_create
+from klantreis.workspace.forms import CustomerSearchForm, RequestFilterForm
+
+
+@role_required(*STAFF_ROLES)
+def home(request: HttpRequest) -> HttpResponse:
+    requests = request_list_for(user=request_user(request))
+    form = RequestFilterForm(request.GET or None)
+    if form.is_valid():
+        if form.cleaned_data["status"]:
+            requests = requests.filter(status=form.cleaned_data["status"])
+        if form.cleaned_data["urgency"]:
+            requests = requests.filter(urgency=form.cleaned_data["urgency"])
+        if query := form.cleaned_data["q"].strip():
+            postcode = postcode_normalise(query)
+            requests = requests.filter(
+                Q(reference__iexact=query) | Q(home__postcode=postcode or query.upper())
+            )
+    page = Paginator(requests, 50).get_page(request.GET.get("page"))
+    return render(request, "workspace/home.html", {"page": page, "form": form})
+
+
+@role_required(*STAFF_ROLES)
+def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    user = request_user(request)
+    repair = request_get_for(user=user, reference=reference)
+    return render(
+        request,
+        "workspace/request_detail.html",
+        {
+            "repair": repair,
+            "history": request_history(request=repair),
+            "photo_url": "workspace:request_photo",
+            # Notes are the organisation's own; subcontractors do not see them.
+            "show_notes": user.role in ALL_REQUESTS_ROLES,
+        },
+    )
+
+
+@role_required(*STAFF_ROLES)
+def request_photo(request: HttpRequest, reference: str, photo_id: int) -> FileResponse:
+    repair = request_get_for(user=request_user(request), reference=reference)
+    photo = repair.photos.filter(pk=photo_id).first()
+    if photo is None:
+        raise Http404
+    return FileResponse(photo.image.open("rb"), content_type=photo.content_type)
+
+
+@role_required(*INTAKE_ROLES)
+def customer_search(request: HtmxHttpRequest) -> HttpResponse:
+    form = CustomerSearchForm(request.GET or None)
+    homes = None
+    if form.is_valid():
+        homes = home_search(
+            postcode=form.cleaned_data["postcode"],
+            house_number=form.cleaned_data["house_number"],
+            phone=form.cleaned_data["phone"],
+        )[:25]
+    template = "workspace/customer_search.html#results" if request.htmx else "workspace/customer_search.html"
+    return render(request, template, {"form": form, "homes": homes})
+
+
+@role_required(*INTAKE_ROLES)
+@require_http_methods(["GET", "POST"])
+def intake(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
+    customer = get_object_or_404(Customer.objects.select_related("user"), pk=customer_id)
+    homes = customer_homes(customer=customer)
+    submitting = request.method == "POST" and "submit" in request.POST
+    flow = report_flow(
+        data=request.POST if request.method == "POST" else None,
+        files=request.FILES,
+        homes=homes,
+        agent=True,
+        submitting=submitting,
+        change=request.POST.get("change"),
+    )
+    error: str | None = None
+    if submitting and flow.step == "details" and flow.details is not None and flow.details.is_valid():
+        try:
+            created = request_create(
+                actor=request_user(request),
+                customer=customer,
+                home=flow.problem.cleaned_data["home"],
+                channel=RepairRequest.Channel.PHONE,
+                tree=flow.tree,
+                answers=flow.answers or {},
+                defect_location_code=flow.problem.cleaned_data["location"].code,
+                description=flow.details.cleaned_data["description"],
+                photos=flow.details.cleaned_data["photos"],
+                agent_notes=flow.details.cleaned_data.get("agent_notes", ""),
+            )
+        except ApplicationError as failure:
+            error = str(failure.message)
+            if failure.field in flow.details.fields:
+                flow.details.add_error(failure.field, error)
+                error = None
+        else:
+            messages.success(request, _("Request %(reference)s recorded.") % {"reference": created.reference})
+            target = reverse("workspace:request_detail", kwargs={"reference": created.reference})
+            return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    context: dict[str, Any] = {
+        "flow": flow,
+        "error": error,
+        "customer": customer,
+        "action": reverse("workspace:intake", kwargs={"customer_id": customer.pk}),
+    }
+    template = "workspace/intake.html#flow" if request.htmx else "workspace/intake.html"
+    failed = submitting and ((flow.details is not None and bool(flow.details.errors)) or error is not None)
+    return render(request, template, context, status=422 if failed else 200)
