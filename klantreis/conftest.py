@@ -64,10 +64,12 @@ def smtp_server(settings: Any) -> Iterator[SmtpSink]:
     sink = SmtpSink(host="127.0.0.1", port=free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_USE_TLS = False
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": sink.host, "port": sink.port, "timeout": 5},
+        }
+    }
     try:
         yield sink
     finally:

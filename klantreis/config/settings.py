@@ -206,18 +206,24 @@ if env_bool("BEHIND_PROXY", False):
 # `manage.py db_worker` on any machine that reaches the database.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-# E-mail over SMTP. The demo stores outgoing mail in the database instead,
-# and shows it on the demo outbox page.
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "klantreis.core.mail.OutboxBackend" if DEMO else "django.core.mail.backends.smtp.EmailBackend",
-)
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# E-mail over SMTP. The demo keeps outgoing mail in the database instead and
+# shows it on the demo outbox page.
+if DEMO and not env_str("EMAIL_HOST", ""):
+    MAILERS = {"default": {"BACKEND": "klantreis.core.mail.OutboxBackend"}}
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env_str("EMAIL_HOST", "localhost"),
+                "port": env_int("EMAIL_PORT", 25),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_str("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", False),
+                "timeout": env_int("EMAIL_TIMEOUT", 10),
+            },
+        }
+    }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "klantreis <noreply@localhost>")
 
 # The clock: "system" reads the real time; "demo" adds an offset kept in the

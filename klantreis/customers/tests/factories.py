@@ -25,6 +25,7 @@ class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
 
     class Meta:
         model = Customer
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(
         UserFactory, role=User.Role.CUSTOMER, username=factory.Sequence(lambda n: f"tenant{n}")

@@ -14,6 +14,7 @@ class FirmFactory(factory.django.DjangoModelFactory[Firm]):
 class TechnicianFactory(factory.django.DjangoModelFactory[Technician]):
     class Meta:
         model = Technician
+        skip_postgeneration_save = True
 
     firm = factory.SubFactory(FirmFactory)
     name = factory.Faker("name", locale="nl_NL")
