@@ -9,13 +9,12 @@ PY := .venv/bin/python
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup demo test test-e2e lint format bench chromium messages
+.PHONY: help setup demo test suite test-e2e lint format chromium messages
 
 help:
 	@echo "make demo      set up and start the demo organisation (web + worker, SQLite)"
 	@echo "make test      set up and run every check (lint, types, migrations, tests)"
 	@echo "make test-e2e  only the browser tests (headless Chromium)"
-	@echo "make bench     run the benchmarks, results in bench/results/"
 
 .bootstrap/bin/uv:
 	python3 -m venv .bootstrap
@@ -45,19 +44,19 @@ lint: .venv/.synced
 	$(PY) -m ruff format --check .
 	KLANTREIS_TESTING=1 $(PY) -m mypy klantreis
 	.venv/bin/lint-imports
-	.venv/bin/djhtml --check $$(git ls-files 'klantreis/**/*.html')
+	.venv/bin/djhtml --check $$(find klantreis -name '*.html')
 	KLANTREIS_TESTING=1 $(PY) manage.py makemigrations --check --dry-run -v0
 
 format: .venv/.synced
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
-	.venv/bin/djhtml $$(git ls-files 'klantreis/**/*.html')
+	.venv/bin/djhtml $$(find klantreis -name '*.html')
 
-test: setup chromium lint
+test: setup chromium lint suite
+
+# The test suite alone (CI runs it a second time with DATABASE_URL on PostgreSQL).
+suite: setup chromium
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-e2e: setup chromium
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
-
-bench: setup
-	$(PY) bench/run.py
