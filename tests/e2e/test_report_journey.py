@@ -1,0 +1,141 @@
+"""Step 1 of the flagship journey in a real browser: a tenant signs in by
+link and reports a leak through the triage; an agent records a heating
+failure by phone for another tenant."""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from klantreis.accounts.tests.factories import UserFactory
+from klantreis.customers.tests.factories import CustomerFactory, HomeFactory
+from klantreis.intake.models import RepairRequest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page: Page) -> None:
+    results = Axe().run(page)
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    assert serious == []
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    path = tmp_path / "lekkage.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (40, 90, 160)).save(buffer, format="JPEG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.fixture
+def defaults(vera: None) -> None:
+    from django.core.management import call_command
+
+    call_command("load_triage_defaults", stdout=io.StringIO())
+
+
+def test_tenant_signs_in_by_link_and_reports_a_leak(
+    live_server, page: Page, settings, smtp_server, run_tasks, defaults, photo
+):
+    settings.SITE_URL = live_server.url
+    tenant = CustomerFactory(email="anna.jansen@example.nl", name="Anna Jansen")
+
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/portal/sign-in/"))
+    assert_accessible(page)
+    page.fill("input[name=email]", "anna.jansen@example.nl")
+    page.click("main form[action$='/portal/sign-in/'] button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Controleer uw e-mail")
+
+    run_tasks()
+    body = smtp_server.messages[0].get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"http://\S+/portal/sign-in/link/\S+/", body).group(0)
+    page.goto(link)
+    page.click("main button[type=submit]")
+    expect(page).to_have_url(f"{live_server.url}/portal/")
+
+    page.click("main a[href='/portal/report/']")
+    assert_accessible(page)
+    page.check("input[name=tree][value=leak]")
+    page.select_option("select[name=location]", "BAD")
+    page.click("button[name=next]")
+    # The shipped leak tree: no flooding, a dripping tap.
+    answer_until_details(page, prefer=["no", "tap"])
+    shot(page, "portal-report-details")
+    assert_accessible(page)
+    page.fill("textarea[name=description]", "De kraan in de badkamer druppelt de hele dag.")
+    page.set_input_files("input[name=photos]", str(photo))
+    page.click("button[name=submit]")
+
+    expect(page).to_have_url(re.compile(r"/portal/requests/M\d\d-\d{6}/$"))
+    request = RepairRequest.objects.get(customer=tenant)
+    expect(page.locator("h1")).to_contain_text(request.reference)
+    facts = page.locator("dl.facts").first
+    expect(facts).to_contain_text(request.specialism.name)
+    expect(facts).to_contain_text(request.get_urgency_display())
+    assert request.photos.count() == 1
+    shot(page, "portal-request-detail")
+    assert_accessible(page)
+
+
+def answer_until_details(page: Page, prefer: list[str]) -> None:
+    """Answer each question with the first preferred answer it offers."""
+    for _ in range(10):
+        if page.locator("textarea[name=description]").count():
+            return
+        radios = page.locator("fieldset input[type=radio][name^=answer_]")
+        values = [radios.nth(i).get_attribute("value") for i in range(radios.count())]
+        choice = next((v for v in prefer if v in values), values[0])
+        page.check(f"fieldset input[type=radio][value='{choice}']")
+        page.click("button[name=next]")
+    raise AssertionError("the triage did not end")
+
+
+def test_agent_records_a_heating_failure_by_phone(live_server, page: Page, defaults):
+    UserFactory(username="agent", role="agent", password="demo-password-1")
+    home = HomeFactory(postcode="3526KL", house_number=7, street="Marshalllaan")
+    tenant = CustomerFactory(home=home, name="Mehmet Kaya", phone="+31687654321")
+
+    page.goto(f"{live_server.url}/accounts/staff-sign-in/")
+    page.fill("input[name=username]", "agent")
+    page.fill("input[name=password]", "demo-password-1")
+    page.click("main button[type=submit]")
+    page.click("nav a[href='/desk/customers/']")
+    page.fill("input[name=postcode]", "3526 kl")
+    page.fill("input[name=house_number]", "7")
+    page.click("main form[role=search] button[type=submit]")
+    page.click(f"a[href='/desk/intake/{tenant.pk}/']")
+
+    page.check("input[name=tree][value=heating]")
+    page.select_option("select[name=location]", "TRI")
+    page.click("button[name=next]")
+    answer_until_details(page, prefer=["no", "none", "both", "yes_cold"])
+    page.fill("textarea[name=description]", "CV-ketel geeft storing, geen verwarming.")
+    page.fill("textarea[name=agent_notes]", "Huurder is thuis na 12:00.")
+    shot(page, "desk-phone-intake")
+    page.click("button[name=submit]")
+
+    expect(page).to_have_url(re.compile(r"/desk/requests/M\d\d-\d{6}/$"))
+    request = RepairRequest.objects.get(customer=tenant)
+    assert (request.channel, request.reported_by.username) == ("phone", "agent")
+    assert request.defect_type.code in {"STO", "TEM", "DRU", "GAS", "DEF"}
+    assert request.specialism.code == "CVI"
+    expect(page.locator("main")).to_contain_text("Huurder is thuis na 12:00.")
+    expect(page.locator("dl.facts").first).to_contain_text(request.specialism.name)
