@@ -203,3 +203,185 @@ def request_status_change(
     )
     request.status = new
     return locked
+
+
+MESSAGE_REQUEST_CLOSED = _("This request is closed; photos can no longer be added.")
+
+
+def request_photo_add(
+    *, request: RepairRequest, actor: User, upload: UploadedFile[bytes], channel: str
+) -> RequestPhoto:
+    """Add one photo to a reported request (the API sends photos one by one)."""
+    from django.conf import settings
+
+    from klantreis.intake.photos import MESSAGE_PHOTO_TOO_MANY, photo_prepare
+
+    # Decoding and re-encoding the image is slow: do it before taking the lock.
+    prepared = photo_prepare(upload)
+    with transaction.atomic():
+        # The lock makes the count check hold when two uploads race.
+        locked = RepairRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status in (RepairRequest.Status.COMPLETED, RepairRequest.Status.CANCELLED):
+            raise ApplicationError(MESSAGE_REQUEST_CLOSED, field="photo")
+        max_count = settings.KLANTREIS_PHOTO_MAX_COUNT
+        if locked.photos.count() >= max_count:
+            raise ApplicationError(MESSAGE_PHOTO_TOO_MANY % {"max": max_count}, field="photo")
+        now = clock.now()
+        photo = RequestPhoto.objects.create(
+            request=locked,
+            image=prepared.content,
+            content_type=prepared.content_type,
+            size_bytes=prepared.size,
+            width=prepared.width,
+            height=prepared.height,
+            uploaded_at=now,
+            uploaded_by=actor,
+        )
+        event_channel, layer = CHANNEL_LAYER[RepairRequest.Channel(channel)]
+        event_record(
+            case_id=locked.case_id,
+            activity="request.photo_added",
+            actor=actor,
+            channel=event_channel,
+            layer=layer,
+            occurred_at=now,
+            attributes={
+                "request": locked.reference,
+                "photo": photo.pk,
+                "content_type": photo.content_type,
+                "size_bytes": photo.size_bytes,
+                "photos": locked.photos.count(),
+            },
+        )
+    return photo
+
+
+# --- Default triage trees -------------------------------------------------
+# The shipped trees live as JSON in intake/data/triage/<slug>.json (format:
+# intake/triage.py and docs/triage.md). Installing never touches a tree that
+# exists unless asked to, so edits made in the admin survive a redeploy.
+
+import json  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from klantreis.intake.triage import LANGUAGES, TreeError, tree_validate  # noqa: E402
+
+TRIAGE_DEFAULTS_DIR = Path(__file__).resolve().parent / "data" / "triage"
+TRIAGE_DEFAULT_FIELDS = frozenset({"slug", "title", "hint", "defect_type", "position", "definition"})
+
+MESSAGE_VERA_NOT_LOADED = _("Load the VERA codes first (manage.py load_vera).")
+MESSAGE_DEFAULT_TREE_INVALID = _("Default triage tree %(file)s is invalid:\n%(errors)s")
+
+
+def vera_code_checker() -> Callable[[str, str], bool]:
+    """A `code_exists(kind, code)` for `tree_validate`: the VERA codes in
+    force today. Expired codes (ZAN since 2023) may stay on old requests but
+    must not be chosen by a tree."""
+    today = clock.now().date()
+    known = set(
+        VeraCode.objects.exclude(valid_until__lte=today).values_list("kind", "code"),
+    )
+    return lambda kind, code: (kind, code) in known
+
+
+def _triage_default_errors(
+    data: Any, *, slug: str, code_exists: Callable[[str, str], bool]
+) -> list[TreeError]:
+    if not isinstance(data, dict):
+        return [TreeError("$", str(_("must be an object with slug, title, defect_type and definition")))]
+    errors = [
+        TreeError(f"$.{extra}", str(_("unknown field")))
+        for extra in sorted(set(data) - TRIAGE_DEFAULT_FIELDS)
+    ]
+    if data.get("slug") != slug:
+        errors.append(TreeError("$.slug", str(_("must be %(slug)r, the name of the file")) % {"slug": slug}))
+    for name, required, max_length in (("title", True, 120), ("hint", False, 200)):
+        texts = data.get(name, None if required else {})
+        if not isinstance(texts, dict):
+            errors.append(TreeError(f"$.{name}", str(_("must give the text in Dutch (nl) and English (en)"))))
+            continue
+        for language in LANGUAGES:
+            text = texts.get(language, "")
+            if not isinstance(text, str) or (required and not text.strip()):
+                errors.append(TreeError(f"$.{name}.{language}", str(_("text missing"))))
+            elif len(text) > max_length:
+                errors.append(
+                    TreeError(
+                        f"$.{name}.{language}",
+                        str(_("at most %(max)d characters")) % {"max": max_length},
+                    )
+                )
+    defect_type = data.get("defect_type")
+    if not isinstance(defect_type, str) or not code_exists(VeraCode.Kind.DEFECT_TYPE, defect_type):
+        errors.append(
+            TreeError("$.defect_type", str(_("unknown VERA code %(code)r")) % {"code": defect_type})
+        )
+    position = data.get("position", 0)
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= 32767:
+        errors.append(TreeError("$.position", str(_("must be a whole number from 0 to 32767"))))
+    errors += [
+        TreeError("$.definition" + error.path[1:], error.message)
+        for error in tree_validate(data.get("definition"), code_exists=code_exists)
+    ]
+    return errors
+
+
+def _triage_default_read(path: Path, *, code_exists: Callable[[str, str], bool]) -> dict[str, Any]:
+    shown = (
+        path.name
+        if path.parent != TRIAGE_DEFAULTS_DIR
+        else str(path.relative_to(TRIAGE_DEFAULTS_DIR.parents[3]))
+    )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        errors: list[TreeError] = [TreeError("$", str(error))]
+    else:
+        errors = _triage_default_errors(data, slug=path.stem, code_exists=code_exists)
+    if errors:
+        raise ApplicationError(
+            MESSAGE_DEFAULT_TREE_INVALID
+            % {"file": shown, "errors": "\n".join(f"  {error}" for error in errors)},
+            field="definition",
+        )
+    result: dict[str, Any] = data
+    return result
+
+
+@transaction.atomic
+def triage_tree_install_defaults(*, overwrite: bool = False, directory: Path = TRIAGE_DEFAULTS_DIR) -> int:
+    """Create the shipped triage trees that are missing; with `overwrite`,
+    also reset existing ones to the shipped version (their `active` flag
+    stays as staff set it). Every file is validated before anything is
+    written. Returns how many trees were created or reset."""
+    if not VeraCode.objects.exists():
+        raise ApplicationError(MESSAGE_VERA_NOT_LOADED)
+    code_exists = vera_code_checker()
+    defaults = [
+        _triage_default_read(path, code_exists=code_exists) for path in sorted(directory.glob("*.json"))
+    ]
+    defect_types = {code.code: code for code in VeraCode.objects.filter(kind=VeraCode.Kind.DEFECT_TYPE)}
+    written = 0
+    for data in defaults:
+        fields = {
+            "title_nl": data["title"]["nl"],
+            "title_en": data["title"]["en"],
+            "hint_nl": data.get("hint", {}).get("nl", ""),
+            "hint_en": data.get("hint", {}).get("en", ""),
+            "defect_type": defect_types[data["defect_type"]],
+            "position": data.get("position", 0),
+            "definition": data["definition"],
+        }
+        tree = TriageTree.objects.select_for_update().filter(slug=data["slug"]).first()
+        if tree is None:
+            TriageTree.objects.create(slug=data["slug"], **fields)
+        elif overwrite:
+            for name, value in fields.items():
+                setattr(tree, name, value)
+            tree.save(update_fields=list(fields))
+        else:
+            continue
+        written += 1
+    return written
