@@ -105,6 +105,8 @@ def tree_validate(definition: Any, *, code_exists: Callable[[str, str], bool]) -
         if not isinstance(question, dict):
             error(path, _("must be an object with text and answers"))
             continue
+        for extra in sorted(set(question) - {"text", "answers"}):
+            error(f"{path}.{extra}", _("unknown field"))
         _check_text(question.get("text"), f"{path}.text", error)
         answers = question.get("answers")
         if not isinstance(answers, list) or len(answers) < 2:
@@ -116,6 +118,8 @@ def tree_validate(definition: Any, *, code_exists: Callable[[str, str], bool]) -
             if not isinstance(answer, dict):
                 error(apath, _("must be an object with key, label and next or outcome"))
                 continue
+            for extra in sorted(set(answer) - {"key", "label", "next", "outcome"}):
+                error(f"{apath}.{extra}", _("unknown field"))
             akey = answer.get("key")
             if not isinstance(akey, str) or not KEY_PATTERN.match(akey):
                 error(f"{apath}.key", _("key may only hold a-z, 0-9 and _ (at most 40)"))
@@ -127,9 +131,12 @@ def tree_validate(definition: Any, *, code_exists: Callable[[str, str], bool]) -
             has_next, has_outcome = "next" in answer, "outcome" in answer
             if has_next == has_outcome:
                 error(apath, _("needs either next or outcome, not both and not neither"))
-            elif has_next and answer["next"] not in questions:
+            # A list or object as a key would not even be hashable: check the type first.
+            elif has_next and (not isinstance(answer["next"], str) or answer["next"] not in questions):
                 error(f"{apath}.next", _("no question %(key)s") % {"key": answer["next"]})
-            elif has_outcome and answer["outcome"] not in outcomes:
+            elif has_outcome and (
+                not isinstance(answer["outcome"], str) or answer["outcome"] not in outcomes
+            ):
                 error(f"{apath}.outcome", _("no outcome %(key)s") % {"key": answer["outcome"]})
 
     for key, outcome in outcomes.items():
