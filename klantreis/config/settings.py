@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "klantreis.planning",
     "klantreis.portal",
     "klantreis.workspace",
+    "klantreis.demo",
 ]
 
 MIDDLEWARE = [
