@@ -17,4 +17,4 @@ urlpatterns = [
 ]
 
 if settings.DEMO:
-    urlpatterns += [path("demo/", include("klantreis.core.demo_urls"))]
+    urlpatterns += [path("demo/", include("klantreis.demo.urls"))]
