@@ -9,6 +9,7 @@ class SignInLinkForm(forms.Form):
         error_messages={
             "required": _("Please fill in your e-mail address."),
             "invalid": _("This is not an e-mail address. It looks like name@example.nl."),
+            "max_length": _("An e-mail address has at most 254 characters."),
         },
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )

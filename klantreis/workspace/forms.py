@@ -8,7 +8,12 @@ from klantreis.intake.models import RepairRequest
 
 
 class CustomerSearchForm(forms.Form):
-    postcode = forms.CharField(label=_("Postcode"), max_length=7, required=False)
+    postcode = forms.CharField(
+        label=_("Postcode"),
+        max_length=7,
+        required=False,
+        error_messages={"max_length": _("A postcode looks like 3512 AB.")},
+    )
     house_number = forms.IntegerField(
         label=_("House number"),
         min_value=1,
