@@ -25,6 +25,83 @@ from klantreis.intake.triage import tree_validate
 POSTCODE = re.compile(r"^\s*([1-9][0-9]{3})\s*([a-zA-Z]{2})\s*$")
 
 
+OUTCOME_FIELDS = (
+    "urgency", "reason", "specialism", "minutes", "material",
+    "defect_type", "defect_location", "emergency_phone",
+)  # fmt: skip
+
+
+def _ordered(value: Any, order: tuple[str, ...]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {key: value[key] for key in order if key in value} | {
+        key: item for key, item in value.items() if key not in order
+    }
+
+
+def tree_in_reading_order(definition: Any) -> Any:
+    """The tree with questions in the order a customer meets them and every
+    object's fields in the documented order. PostgreSQL's jsonb does not keep
+    key order, so without this the editor would see a shuffled tree."""
+    definition = _ordered(definition, ("start", "questions", "outcomes"))
+    if not isinstance(definition, dict):
+        return definition
+    questions, outcomes = definition.get("questions"), definition.get("outcomes")
+    if not isinstance(questions, dict) or not isinstance(outcomes, dict):
+        return definition
+    question_keys: list[str] = []
+    outcome_keys: list[str] = []
+    queue = [definition.get("start")]
+    while queue:
+        key = queue.pop(0)
+        if not isinstance(key, str) or key not in questions or key in question_keys:
+            continue
+        question_keys.append(key)
+        answers = questions[key].get("answers") if isinstance(questions[key], dict) else None
+        for answer in answers if isinstance(answers, list) else []:
+            if not isinstance(answer, dict):
+                continue
+            queue.append(answer.get("next"))
+            target = answer.get("outcome")
+            if isinstance(target, str) and target in outcomes and target not in outcome_keys:
+                outcome_keys.append(target)
+    question_keys += [key for key in questions if key not in question_keys]
+    outcome_keys += [key for key in outcomes if key not in outcome_keys]
+
+    return definition | {
+        "questions": {key: _question(questions[key]) for key in question_keys},
+        "outcomes": {key: _outcome(outcomes[key]) for key in outcome_keys},
+    }
+
+
+def _text(value: Any) -> Any:
+    return _ordered(value, ("nl", "en"))
+
+
+def _question(value: Any) -> Any:
+    question = _ordered(value, ("text", "answers"))
+    if isinstance(question, dict):
+        if "text" in question:
+            question["text"] = _text(question["text"])
+        if isinstance(question.get("answers"), list):
+            question["answers"] = [_answer(answer) for answer in question["answers"]]
+    return question
+
+
+def _answer(value: Any) -> Any:
+    answer = _ordered(value, ("key", "label", "next", "outcome"))
+    if isinstance(answer, dict) and "label" in answer:
+        answer["label"] = _text(answer["label"])
+    return answer
+
+
+def _outcome(value: Any) -> Any:
+    outcome = _ordered(value, OUTCOME_FIELDS)
+    if isinstance(outcome, dict) and "reason" in outcome:
+        outcome["reason"] = _text(outcome["reason"])
+    return outcome
+
+
 class TreeDefinitionField(forms.JSONField):
     """The tree as indented JSON text; a syntax error says where it is."""
 
@@ -33,7 +110,7 @@ class TreeDefinitionField(forms.JSONField):
             return value
         if value is None:
             return ""
-        return json.dumps(value, ensure_ascii=False, indent=2)
+        return json.dumps(tree_in_reading_order(value), ensure_ascii=False, indent=2)
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -94,7 +171,8 @@ class TriageTreeAdmin(admin.ModelAdmin[TriageTree]):
 
     @admin.display(description=_("outcomes (as saved)"))
     def outcome_summary(self, tree: TriageTree) -> SafeString:
-        outcomes = tree.definition.get("outcomes", {}) if isinstance(tree.definition, dict) else {}
+        definition = tree_in_reading_order(tree.definition)
+        outcomes = definition.get("outcomes", {}) if isinstance(definition, dict) else {}
         if not outcomes:
             return SafeString("–")
         rows = format_html_join(

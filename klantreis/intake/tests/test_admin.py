@@ -12,8 +12,9 @@ from klantreis.accounts.tests.factories import UserFactory
 from klantreis.core.models import Organisation
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
+from klantreis.intake.admin import tree_in_reading_order
 from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
-from klantreis.intake.services import request_create
+from klantreis.intake.services import TRIAGE_DEFAULTS_DIR, request_create
 from klantreis.intake.tests.factories import TriageTreeFactory, leak_definition
 
 pytestmark = pytest.mark.django_db
@@ -320,3 +321,30 @@ def test_vera_codes_are_read_only(signed_in_admin, vera):
     assert response.status_code == 403
     code.refresh_from_db()
     assert code.name == "Lekt"
+
+
+def reversed_keys(value: Any) -> Any:
+    """The same data with every object's keys in reverse, as jsonb might hand it back."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("path", sorted(TRIAGE_DEFAULTS_DIR.glob("*.json")), ids=lambda path: path.stem)
+def test_the_editor_shows_a_tree_in_reading_order_however_it_was_stored(path):
+    shipped = json.loads(path.read_text(encoding="utf-8"))["definition"]
+
+    shown = tree_in_reading_order(reversed_keys(shipped))
+
+    assert shown == shipped
+    assert json.dumps(shown) == json.dumps(shipped)
+
+
+def test_reading_order_leaves_a_broken_tree_alone():
+    broken = {"questions": [1, 2], "start": {"a": 1}, "outcomes": "x", "extra": None}
+
+    assert json.dumps(tree_in_reading_order(broken)) == json.dumps(
+        {"start": {"a": 1}, "questions": [1, 2], "outcomes": "x", "extra": None}
+    )
