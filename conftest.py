@@ -77,8 +77,12 @@ def smtp_server(settings: Any) -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def run_tasks(db: None) -> Any:
-    """Run every queued task with the real django-tasks-db worker, then return."""
+def run_tasks(transactional_db: None) -> Any:
+    """Run every queued task with the real django-tasks-db worker, then return.
+
+    The worker commits and closes connections as it would in its own
+    process, so tests that use it run with real commits (transactional_db).
+    """
 
     def run() -> None:
         call_command("db_worker", batch=True, interval=0, startup_delay=False, stdout=open("/dev/null", "w"))  # noqa: SIM115
