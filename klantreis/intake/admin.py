@@ -129,7 +129,7 @@ class TreeDefinitionField(forms.JSONField):
 
 class TriageTreeForm(forms.ModelForm[TriageTree]):
     definition = TreeDefinitionField(
-        label=_("questions"),
+        label=_("Questions and outcomes"),
         help_text=_(
             "The questions, answers and outcomes as JSON; see docs/triage.md. "
             "The tree is checked before it is saved."
@@ -163,8 +163,11 @@ class TriageTreeAdmin(admin.ModelAdmin[TriageTree]):
     fieldsets = [
         (None, {"fields": ["slug", "title_nl", "title_en", "hint_nl", "hint_en"]}),
         (None, {"fields": ["defect_type", "position", "active"]}),
-        (_("Questions"), {"fields": ["definition", "outcome_summary"]}),
+        (_("Triage"), {"fields": ["definition", "outcome_summary"]}),
     ]
+
+    class Media:
+        css = {"all": ["intake/admin-triage.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TriageTree]:
         return super().get_queryset(request).select_related("defect_type")
