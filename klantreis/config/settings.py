@@ -6,6 +6,7 @@ SQLite (WAL) is the default; DATABASE_URL switches to PostgreSQL.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -209,6 +210,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # E-mail over SMTP. The demo keeps outgoing mail in the database instead and
 # shows it on the demo outbox page.
+MAILERS: dict[str, dict[str, Any]]
 if DEMO and not env_str("EMAIL_HOST", ""):
     MAILERS = {"default": {"BACKEND": "klantreis.core.mail.OutboxBackend"}}
 else:
