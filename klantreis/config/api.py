@@ -38,6 +38,7 @@ MESSAGE_TOO_MANY_REQUESTS = _("Too many requests; please wait a moment.")
 VALIDATION_MESSAGES: dict[str, Promise] = {
     "missing": _("This field is required."),
     "string_type": _("Please send text here."),
+    "string_too_long": _("This text is too long."),
     "int_type": _("Please send a whole number here."),
     "int_parsing": _("Please send a whole number here."),
     "dict_type": _("Please send an object here."),

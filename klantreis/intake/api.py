@@ -39,12 +39,9 @@ MESSAGE_UNKNOWN_HOME = _("There is no home with this reference.")
 MESSAGE_UNKNOWN_TREE = _("There is no list of questions called %(slug)r.")
 MESSAGE_NOTES_STAFF_ONLY = _("Only staff can add notes to a request.")
 
-ERRORS: dict[int | str, Any] = {
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    422: ErrorOut,
-}
+ERRORS: dict[int | str, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+# Reading the body can fail before the endpoint runs (see config/api.py).
+BODY_ERRORS: dict[int | str, Any] = ERRORS | {400: ErrorOut, 413: ErrorOut, 415: ErrorOut}
 
 # The services name some fields after the HTML forms or VERA lists; the API
 # reports them under the names of its own request body.
@@ -146,7 +143,9 @@ def _tree(slug: str) -> TriageTree:
     return tree
 
 
-@router.post("/requests", response={201: RequestOut, **ERRORS}, exclude_unset=True, summary="Report a repair")
+@router.post(
+    "/requests", response={201: RequestOut, **BODY_ERRORS}, exclude_unset=True, summary="Report a repair"
+)
 def request_create_endpoint(request: HttpRequest, payload: RequestIn) -> Status[dict[str, Any]]:
     user = api_user(request)
     _require_role(user, REPORT_ROLES)
@@ -212,7 +211,7 @@ def request_detail_endpoint(request: HttpRequest, reference: str) -> dict[str, A
 
 @router.post(
     "/requests/{reference}/photos",
-    response={201: RequestOut, **ERRORS},
+    response={201: RequestOut, **BODY_ERRORS},
     exclude_unset=True,
     summary="Add a photo to a request",
 )

@@ -12,15 +12,21 @@ class RequestIn(Schema):
         None,
         description="Customer id. Required for staff; a customer leaves it out or sends their own id.",
     )
-    home: str = Field(description="The home's unit reference, e.g. VHE-001234.", examples=["VHE-001234"])
-    triage_tree: str = Field(description="Slug of the triage tree, e.g. leak.", examples=["leak"])
+    home: str = Field(
+        max_length=32, description="The home's unit reference, e.g. VHE-001234.", examples=["VHE-001234"]
+    )
+    triage_tree: str = Field(
+        max_length=50, description="Slug of the triage tree, e.g. leak.", examples=["leak"]
+    )
     answers: dict[str, str] = Field(
         default_factory=dict,
         description="Triage answers: question key → answer key, up to an outcome.",
         examples=[{"flooding": "no", "where": "ceiling"}],
     )
     defect_location: str = Field(
-        description="VERA DEFECTLOCATIE code (the triage outcome may override it).", examples=["BAD"]
+        max_length=8,
+        description="VERA DEFECTLOCATIE code (the triage outcome may override it).",
+        examples=["BAD"],
     )
     description: str = Field(description="What is wrong, in the reporter's words (at most 2000 characters).")
     agent_notes: str = Field("", description="Notes of the agent taking the report (staff only).")

@@ -332,6 +332,15 @@ def test_missing_and_wrongly_typed_fields_are_named(client, tree):
     assert RepairRequest.objects.count() == 0
 
 
+@pytest.mark.parametrize("field", ["home", "triage_tree", "defect_location"])
+def test_overlong_codes_are_refused_before_any_lookup(client, tree, field):
+    response = post_json(client, body(CustomerFactory(), **{field: "X" * 60}), UserFactory(role="agent"))
+
+    assert response.status_code == 422
+    assert response.json() == error("This text is too long.", field)
+    assert RepairRequest.objects.count() == 0
+
+
 def test_errors_come_in_the_token_users_language(client, tree):
     english = UserFactory(role="agent", language="en")
     dutch = UserFactory(role="agent", language="nl")
