@@ -9,12 +9,13 @@ PY := .venv/bin/python
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup demo test suite test-e2e lint format chromium messages
+.PHONY: help setup demo test suite test-e2e lint format chromium messages bench
 
 help:
 	@echo "make demo      set up and start the demo organisation (web + worker, SQLite)"
 	@echo "make test      set up and run every check (lint, types, migrations, tests)"
 	@echo "make test-e2e  only the browser tests (headless Chromium)"
+	@echo "make bench     run the benchmarks (results in bench/results/, table in docs/benchmarks.md)"
 
 .bootstrap/bin/uv:
 	python3 -m venv .bootstrap
@@ -60,3 +61,9 @@ suite: setup chromium
 
 test-e2e: setup chromium
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+# Benchmarks need the bench dependency group (OR-Tools as the anchor), which is not shipped.
+# Solvers run one at a time; wall-clock figures are only as quiet as the machine.
+bench: .bootstrap/bin/uv
+	$(UV) sync --locked --group bench
+	$(PY) bench/solomon.py --seconds 1
