@@ -140,6 +140,9 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "portal:sign_in"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "portal:sign_in"
+if env_bool("KLANTREIS_TESTING", False):
+    # Tests create many users; a slow hasher there measures nothing useful.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -176,7 +176,10 @@ def test_photos_are_stored_without_exif_and_upright(vera):
             SimpleUploadedFile("evil.jpg", b"<?php system($_GET['c']); ?>", content_type="image/jpeg"),
             photos.MESSAGE_PHOTO_WRONG_TYPE,
         ),
-        (SimpleUploadedFile("doc.pdf", b"%PDF-1.4 fake", content_type="application/pdf"), photos.MESSAGE_PHOTO_WRONG_TYPE),
+        (
+            SimpleUploadedFile("doc.pdf", b"%PDF-1.4 fake", content_type="application/pdf"),
+            photos.MESSAGE_PHOTO_WRONG_TYPE,
+        ),
     ],
 )
 def test_bad_photos_are_refused_and_nothing_is_saved(vera, upload, message):
@@ -221,7 +224,10 @@ def test_status_changes_follow_the_allowed_paths(vera):
 
     request.refresh_from_db()
     assert request.status == "in_progress"
-    assert list(Event.objects.values_list("activity", flat=True)) == ["request.reported", "request.status_changed"]
+    assert list(Event.objects.values_list("activity", flat=True)) == [
+        "request.reported",
+        "request.status_changed",
+    ]
 
 
 def test_reference_year_follows_the_clock(vera):

@@ -122,7 +122,9 @@ def test_a_link_of_a_deactivated_user_is_refused(client, fixed_clock):
 def test_links_are_rate_limited_per_person(fixed_clock):
     customer = CustomerFactory()
 
-    tokens = [services.sign_in_link_create(user=customer.user) for _ in range(services.MAX_LINKS_PER_HOUR + 1)]
+    tokens = [
+        services.sign_in_link_create(user=customer.user) for _ in range(services.MAX_LINKS_PER_HOUR + 1)
+    ]
 
     assert tokens[-1] is None
     assert all(tokens[:-1])

@@ -71,7 +71,8 @@ def test_a_tenant_reports_a_leak_step_by_step_without_javascript(client, tenant,
 
     done = step(
         client,
-        problem | {"answer_flooding": "no", "answer_where": "ceiling", "description": "Druppels", "submit": "1"},
+        problem
+        | {"answer_flooding": "no", "answer_where": "ceiling", "description": "Druppels", "submit": "1"},
     )
 
     request = RepairRequest.objects.get()
@@ -127,7 +128,12 @@ def test_changing_an_answer_forgets_the_later_ones_and_keeps_the_description(cli
     response = step(
         client,
         problem
-        | {"answer_flooding": "no", "answer_where": "ceiling", "description": "mijn tekst", "change": "where"},
+        | {
+            "answer_flooding": "no",
+            "answer_where": "ceiling",
+            "description": "mijn tekst",
+            "change": "where",
+        },
     )
 
     body = response.content.decode()
@@ -196,7 +202,9 @@ def test_script_in_the_description_is_shown_as_text(client, tenant, tree):
     request = report_for(tenant, tree, description='<script>alert("x")</script>')
     client.force_login(tenant.user)
 
-    body = client.get(reverse("portal:request_detail", kwargs={"reference": request.reference})).content.decode()
+    body = client.get(
+        reverse("portal:request_detail", kwargs={"reference": request.reference})
+    ).content.decode()
 
     assert '<script>alert("x")</script>' not in body
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
@@ -233,7 +241,8 @@ def test_a_tampered_answer_asks_the_question_again(client, tenant, tree):
     client.force_login(tenant.user)
 
     response = step(
-        client, {"home": tenant.homes.get().pk, "tree": "test-leak", "location": "BAD", "answer_flooding": "hack"}
+        client,
+        {"home": tenant.homes.get().pk, "tree": "test-leak", "location": "BAD", "answer_flooding": "hack"},
     )
 
     body = response.content.decode()
@@ -246,7 +255,10 @@ def test_another_tenants_request_is_not_found(client, tenant, tree):
     theirs = report_for(other, tree)
     client.force_login(tenant.user)
 
-    assert client.get(reverse("portal:request_detail", kwargs={"reference": theirs.reference})).status_code == 404
+    assert (
+        client.get(reverse("portal:request_detail", kwargs={"reference": theirs.reference})).status_code
+        == 404
+    )
     assert theirs.reference not in client.get(reverse("portal:home")).content.decode()
 
 
