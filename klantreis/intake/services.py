@@ -2,9 +2,13 @@
 call `request_create`; the triage is walked again here, so what a browser
 sends back can never choose its own urgency or specialism."""
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import translation
@@ -17,8 +21,8 @@ from klantreis.customers.models import Customer, Home
 from klantreis.events.models import Event
 from klantreis.events.services import event_record
 from klantreis.intake.models import RepairRequest, RequestPhoto, TriageTree, VeraCode
-from klantreis.intake.photos import photos_prepare
-from klantreis.intake.triage import Walk, tree_walk
+from klantreis.intake.photos import MESSAGE_PHOTO_TOO_MANY, photo_prepare, photos_prepare
+from klantreis.intake.triage import LANGUAGES, TreeError, Walk, tree_validate, tree_walk
 
 DESCRIPTION_MAX = 2000
 NOTES_MAX = 4000
@@ -212,9 +216,6 @@ def request_photo_add(
     *, request: RepairRequest, actor: User, upload: UploadedFile[bytes], channel: str
 ) -> RequestPhoto:
     """Add one photo to a reported request (the API sends photos one by one)."""
-    from django.conf import settings
-
-    from klantreis.intake.photos import MESSAGE_PHOTO_TOO_MANY, photo_prepare
 
     # Decoding and re-encoding the image is slow: do it before taking the lock.
     prepared = photo_prepare(upload)
@@ -261,12 +262,6 @@ def request_photo_add(
 # intake/triage.py and docs/triage.md). Installing never touches a tree that
 # exists unless asked to, so edits made in the admin survive a redeploy.
 
-import json  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-from klantreis.intake.triage import LANGUAGES, TreeError, tree_validate  # noqa: E402
 
 TRIAGE_DEFAULTS_DIR = Path(__file__).resolve().parent / "data" / "triage"
 TRIAGE_DEFAULT_FIELDS = frozenset({"slug", "title", "hint", "defect_type", "position", "definition"})
