@@ -15,11 +15,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from klantreis.accounts.models import User
 from klantreis.core.errors import ApplicationError
-from klantreis.customers.models import Home
-from klantreis.intake.models import TriageTree, VeraCode
+from klantreis.customers.models import Customer, Home
+from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
 from klantreis.intake.selectors import triage_tree_list, vera_code_list
-from klantreis.intake.services import DESCRIPTION_MAX, NOTES_MAX
+from klantreis.intake.services import DESCRIPTION_MAX, NOTES_MAX, request_create
 from klantreis.intake.triage import Walk, localised, tree_walk
 
 ANSWER_PREFIX = "answer_"
@@ -134,6 +135,8 @@ class ReportFlow:
     answer_error: str | None = None
     answers: dict[str, str] | None = None
     kept: dict[str, str] | None = None
+    submitting: bool = False
+    error: str | None = None
 
     @property
     def step(self) -> str:
@@ -142,6 +145,41 @@ class ReportFlow:
         if self.walk is None or self.walk.outcome is None:
             return "question"
         return "details"
+
+    @property
+    def failed(self) -> bool:
+        """A submit that did not go through (the page answers 422)."""
+        return self.submitting and (self.error is not None or bool(self.details and self.details.errors))
+
+    def submit(self, *, actor: User, customer: Customer, channel: str) -> RepairRequest | None:
+        """Create the request when this was the last step and all is valid;
+        otherwise keep the errors on the form and return None."""
+        if (
+            not self.submitting
+            or self.step != "details"
+            or self.details is None
+            or not self.details.is_valid()
+        ):
+            return None
+        try:
+            return request_create(
+                actor=actor,
+                customer=customer,
+                home=self.problem.cleaned_data["home"],
+                channel=channel,
+                tree=self.tree,
+                answers=self.answers or {},
+                defect_location_code=self.problem.cleaned_data["location"].code,
+                description=self.details.cleaned_data["description"],
+                photos=self.details.cleaned_data["photos"],
+                agent_notes=self.details.cleaned_data.get("agent_notes", ""),
+            )
+        except ApplicationError as failure:
+            if failure.field in self.details.fields:
+                self.details.add_error(failure.field, str(failure.message))
+            else:
+                self.error = str(failure.message)
+            return None
 
     @property
     def tree(self) -> TriageTree:
@@ -186,7 +224,7 @@ def report_flow(
 ) -> ReportFlow:
     """Work out the step for posted `data` (None: a fresh form)."""
     problem = ProblemForm(data, homes=homes, all_locations=agent, prefix=None)
-    flow = ReportFlow(problem=problem)
+    flow = ReportFlow(problem=problem, submitting=submitting)
     details_class = AgentDetailsForm if agent else DetailsForm
     if data is None or not problem.is_valid():
         return flow

@@ -5,6 +5,7 @@ sends back can never choose its own urgency or specialism."""
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from klantreis.customers.models import Customer, Home
 from klantreis.events.models import Event
 from klantreis.events.services import event_record
 from klantreis.intake.models import RepairRequest, RequestPhoto, TriageTree, VeraCode
-from klantreis.intake.photos import MESSAGE_PHOTO_TOO_MANY, photo_prepare, photos_prepare
+from klantreis.intake.photos import MESSAGE_PHOTO_TOO_MANY, PreparedPhoto, photo_prepare, photos_prepare
 from klantreis.intake.triage import LANGUAGES, TreeError, Walk, tree_validate, tree_walk
 
 DESCRIPTION_MAX = 2000
@@ -137,16 +138,7 @@ def request_create(
     request.reference = f"M{now:%y}-{request.pk:06d}"
     request.save(update_fields=["reference"])
     for photo in prepared:
-        RequestPhoto.objects.create(
-            request=request,
-            image=photo.content,
-            content_type=photo.content_type,
-            size_bytes=photo.size,
-            width=photo.width,
-            height=photo.height,
-            uploaded_at=now,
-            uploaded_by=actor,
-        )
+        _photo_store(request=request, photo=photo, actor=actor, at=now)
     event_channel, layer = CHANNEL_LAYER[RepairRequest.Channel(channel)]
     event_record(
         case_id=request.case_id,
@@ -170,6 +162,19 @@ def request_create(
         },
     )
     return request
+
+
+def _photo_store(*, request: RepairRequest, photo: PreparedPhoto, actor: User, at: datetime) -> RequestPhoto:
+    return RequestPhoto.objects.create(
+        request=request,
+        image=photo.content,
+        content_type=photo.content_type,
+        size_bytes=photo.size,
+        width=photo.width,
+        height=photo.height,
+        uploaded_at=at,
+        uploaded_by=actor,
+    )
 
 
 ALLOWED_STATUS_CHANGES = {
@@ -228,16 +233,7 @@ def request_photo_add(
         if locked.photos.count() >= max_count:
             raise ApplicationError(MESSAGE_PHOTO_TOO_MANY % {"max": max_count}, field="photo")
         now = clock.now()
-        photo = RequestPhoto.objects.create(
-            request=locked,
-            image=prepared.content,
-            content_type=prepared.content_type,
-            size_bytes=prepared.size,
-            width=prepared.width,
-            height=prepared.height,
-            uploaded_at=now,
-            uploaded_by=actor,
-        )
+        photo = _photo_store(request=locked, photo=prepared, actor=actor, at=now)
         event_channel, layer = CHANNEL_LAYER[RepairRequest.Channel(channel)]
         event_record(
             case_id=locked.case_id,

@@ -23,7 +23,6 @@ from klantreis.customers.tasks import customer_sign_in_link_send
 from klantreis.intake.forms import report_flow
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
-from klantreis.intake.services import request_create
 from klantreis.portal.forms import SignInLinkForm
 
 
@@ -93,37 +92,17 @@ def report(request: HtmxHttpRequest) -> HttpResponse:
         submitting=submitting,
         change=request.POST.get("change"),
     )
-    error: str | None = None
-    if submitting and flow.step == "details" and flow.details is not None and flow.details.is_valid():
-        try:
-            created = request_create(
-                actor=user,
-                customer=customer,
-                home=flow.problem.cleaned_data["home"],
-                channel=RepairRequest.Channel.PORTAL,
-                tree=flow.tree,
-                answers=flow.answers or {},
-                defect_location_code=flow.problem.cleaned_data["location"].code,
-                description=flow.details.cleaned_data["description"],
-                photos=flow.details.cleaned_data["photos"],
-            )
-        except ApplicationError as failure:
-            error = str(failure.message)
-            if failure.field in flow.details.fields:
-                flow.details.add_error(failure.field, error)
-                error = None
-        else:
-            messages.success(
-                request,
-                _("Thank you. We have received your report %(reference)s.")
-                % {"reference": created.reference},
-            )
-            target = reverse("portal:request_detail", kwargs={"reference": created.reference})
-            return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-    context: dict[str, Any] = {"flow": flow, "error": error, "action": reverse("portal:report")}
+    created = flow.submit(actor=user, customer=customer, channel=RepairRequest.Channel.PORTAL)
+    if created is not None:
+        messages.success(
+            request,
+            _("Thank you. We have received your report %(reference)s.") % {"reference": created.reference},
+        )
+        target = reverse("portal:request_detail", kwargs={"reference": created.reference})
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    context: dict[str, Any] = {"flow": flow, "error": flow.error, "action": reverse("portal:report")}
     template = "portal/report.html#flow" if request.htmx else "portal/report.html"
-    failed = submitting and ((flow.details is not None and bool(flow.details.errors)) or error is not None)
-    return render(request, template, context, status=422 if failed else 200)
+    return render(request, template, context, status=422 if flow.failed else 200)
 
 
 @role_required(Role.CUSTOMER)

@@ -19,14 +19,12 @@ from klantreis.accounts.access import (
     request_user,
     role_required,
 )
-from klantreis.core.errors import ApplicationError
 from klantreis.core.http import HtmxHttpRequest
 from klantreis.customers.models import Customer
 from klantreis.customers.selectors import customer_homes, home_search, postcode_normalise
 from klantreis.intake.forms import report_flow
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
-from klantreis.intake.services import request_create
 from klantreis.workspace.forms import CustomerSearchForm, RequestFilterForm
 
 
@@ -102,36 +100,16 @@ def intake(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
         submitting=submitting,
         change=request.POST.get("change"),
     )
-    error: str | None = None
-    if submitting and flow.step == "details" and flow.details is not None and flow.details.is_valid():
-        try:
-            created = request_create(
-                actor=request_user(request),
-                customer=customer,
-                home=flow.problem.cleaned_data["home"],
-                channel=RepairRequest.Channel.PHONE,
-                tree=flow.tree,
-                answers=flow.answers or {},
-                defect_location_code=flow.problem.cleaned_data["location"].code,
-                description=flow.details.cleaned_data["description"],
-                photos=flow.details.cleaned_data["photos"],
-                agent_notes=flow.details.cleaned_data.get("agent_notes", ""),
-            )
-        except ApplicationError as failure:
-            error = str(failure.message)
-            if failure.field in flow.details.fields:
-                flow.details.add_error(failure.field, error)
-                error = None
-        else:
-            messages.success(request, _("Request %(reference)s recorded.") % {"reference": created.reference})
-            target = reverse("workspace:request_detail", kwargs={"reference": created.reference})
-            return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    created = flow.submit(actor=request_user(request), customer=customer, channel=RepairRequest.Channel.PHONE)
+    if created is not None:
+        messages.success(request, _("Request %(reference)s recorded.") % {"reference": created.reference})
+        target = reverse("workspace:request_detail", kwargs={"reference": created.reference})
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     context: dict[str, Any] = {
         "flow": flow,
-        "error": error,
+        "error": flow.error,
         "customer": customer,
         "action": reverse("workspace:intake", kwargs={"customer_id": customer.pk}),
     }
     template = "workspace/intake.html#flow" if request.htmx else "workspace/intake.html"
-    failed = submitting and ((flow.details is not None and bool(flow.details.errors)) or error is not None)
-    return render(request, template, context, status=422 if failed else 200)
+    return render(request, template, context, status=422 if flow.failed else 200)
