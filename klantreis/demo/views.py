@@ -63,10 +63,13 @@ def demo_clock(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("demo:clock")
         status = 400
+    offset = demo_clock_offset().offset
     context: dict[str, Any] = {
         "form": form,
         "now": clock.now(),
-        "offset": demo_clock_offset().offset,
+        "offset": offset,
+        "offset_days": offset.days,
+        "offset_hours": offset.seconds // 3600,
         "demo_clock_active": settings.KLANTREIS_CLOCK == "demo",
     }
     return render(request, "demo/clock.html", context, status=status)
