@@ -244,9 +244,9 @@ def run(names: list[str], seconds: float, seed: int) -> dict[str, object]:
         best = bks[f"{name}_distance"]["best_known_cost"]
         line = f"{name:9} {best:10.2f}"
         for solver in SOLVERS:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             routes = solvers[solver](instance, seconds, seed)
-            wall = time.perf_counter() - began
+            wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
             feasible, distance = check(instance, routes) if routes is not None else (False, math.nan)
             gap = 100 * (distance - best) / best if feasible else None
             rows.append(
@@ -259,6 +259,8 @@ def run(names: list[str], seconds: float, seed: int) -> dict[str, object]:
                     "feasible": feasible,
                     "vehicles": len(routes) if routes is not None else None,
                     "wall_s": round(wall, 3),
+                    # Below wall_s when other work on the machine took the CPU.
+                    "cpu_s": round(cpu, 3),
                 }
             )
             line += f" {distance:10.2f} {gap:7.2f}" if gap is not None else f" {'infeasible':>10} {'-':>7}"
@@ -275,6 +277,7 @@ def run(names: list[str], seconds: float, seed: int) -> dict[str, object]:
         }
         mean, median = summary[solver]["mean_gap_pct"], summary[solver]["median_gap_pct"]
         print(f"{solver}: mean gap {mean}%, median {median}%, feasible {len(gaps)}/{len(names)}")
+    info["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     return {
         "seconds": seconds,
         "seed": seed,
