@@ -21,12 +21,15 @@ help:
 	python3 -m venv .bootstrap
 	.bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
 
+# --inexact: keep the optional bench group when `make bench` installed it.
 .venv/.synced: uv.lock pyproject.toml .bootstrap/bin/uv
-	$(UV) sync --locked
+	$(UV) sync --locked --inexact
 	@touch $@
 
-messages: .venv/.synced
-	@$(PY) manage.py compilemessages --ignore=.venv --ignore=.bootstrap -v0
+# Translations are compiled with GNU gettext's msgfmt (Debian's gettext package).
+messages:
+	@command -v msgfmt >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; }
+	@for po in klantreis/locale/*/LC_MESSAGES/django.po; do msgfmt --check -o "$${po%.po}.mo" "$$po"; done
 
 setup: .venv/.synced messages
 
