@@ -22,6 +22,7 @@ MAX_LINKS_PER_HOUR = 5
 
 MESSAGE_LINK_INVALID = _("This sign-in link is not valid. Please ask for a new one.")
 MESSAGE_LINK_EXPIRED = _("This sign-in link has expired. Please ask for a new one.")
+MESSAGE_UNKNOWN_LANGUAGE = _("Choose Dutch or English.")
 MESSAGE_LINK_USED = _("This sign-in link has already been used. Please ask for a new one.")
 
 
@@ -69,3 +70,13 @@ def sign_in_link_redeem(*, token: str) -> SignInLink:
     if claimed != 1:
         raise ApplicationError(MESSAGE_LINK_USED)
     return link
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Remember the language a person chose; messages to them use it too."""
+    if language not in User.Language.values:
+        raise ApplicationError(MESSAGE_UNKNOWN_LANGUAGE, field="language")
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user

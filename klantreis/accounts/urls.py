@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from klantreis.accounts import views
+
 app_name = "accounts"
 urlpatterns = [
     path(
@@ -11,4 +13,5 @@ urlpatterns = [
         name="staff_sign_in",
     ),
     path("sign-out/", auth_views.LogoutView.as_view(), name="sign_out"),
+    path("language/", views.language, name="language"),
 ]

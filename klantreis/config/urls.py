@@ -11,7 +11,6 @@ urlpatterns = [
     path("portal/", include("klantreis.portal.urls")),
     path("desk/", include("klantreis.workspace.urls")),
     path("api/v1/", api.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("health/", core_views.health, name="health"),
 ]
