@@ -71,7 +71,7 @@ def test_unknown_address_gets_the_same_answer_and_no_mail(
     [
         ("", "Vul uw e-mailadres in."),
         ("not-an-address", "Dit is geen e-mailadres."),
-        ("a" * 250 + "@example.nl", "Een e-mailadres heeft hoogstens 254 tekens."),
+        ("a" * 250 + "@example.nl", "Een e-mailadres heeft maximaal 254 tekens."),
         ("<script>alert(1)</script>@x.nl", "Dit is geen e-mailadres."),
     ],
 )
