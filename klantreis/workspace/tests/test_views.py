@@ -265,3 +265,43 @@ def test_intake_for_an_unknown_customer_is_not_found(client):
     client.force_login(UserFactory(role="agent"))
 
     assert client.get(reverse("workspace:intake", kwargs={"customer_id": 999999})).status_code == 404
+
+
+def _png():
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PNG")
+    return SimpleUploadedFile("p.png", buffer.getvalue())
+
+
+@pytest.mark.parametrize("role", [*ALL_ROLES, "anonymous"])
+def test_a_photo_by_role(client, tree, role):
+    request = reported(tree, photos=[_png()])
+    url = reverse(
+        "workspace:request_photo",
+        kwargs={"reference": request.reference, "photo_id": request.photos.get().pk},
+    )
+    if role != "anonymous":
+        client.force_login(user_with(role))
+
+    response = client.get(url)
+
+    expected = {"anonymous": 302, "customer": 403}.get(role, 200 if role in OFFICE else 404)
+    assert response.status_code == expected
+    if expected == 200:
+        assert response["Content-Type"] == "image/png"
+
+
+def test_a_photo_of_another_request_is_not_found(client, tree):
+    one, other = reported(tree, photos=[_png()]), reported(tree)
+    client.force_login(UserFactory(role="agent"))
+
+    url = reverse(
+        "workspace:request_photo", kwargs={"reference": other.reference, "photo_id": one.photos.get().pk}
+    )
+
+    assert client.get(url).status_code == 404
