@@ -1,3 +1,5 @@
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +48,10 @@ class Technician(models.Model):
     region = models.CharField(_("region"), max_length=100, blank=True)
     start_latitude = models.FloatField(_("start latitude"))
     start_longitude = models.FloatField(_("start longitude"))
+    end_latitude = models.FloatField(
+        _("end latitude"), null=True, blank=True, help_text=_("Empty: the day ends where it started.")
+    )
+    end_longitude = models.FloatField(_("end longitude"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -85,6 +91,83 @@ class WorkingHours(models.Model):
         return f"{self.technician} {self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
 
 
+class Absence(models.Model):
+    """Time a technician cannot be planned: leave, illness, training."""
+
+    class Reason(models.TextChoices):
+        LEAVE = "leave", _("leave")
+        ILLNESS = "illness", _("illness")
+        TRAINING = "training", _("training")
+        OTHER = "other", _("other")
+
+    technician = models.ForeignKey(Technician, on_delete=models.CASCADE, related_name="absences")
+    start = models.DateTimeField(_("from"))
+    end = models.DateTimeField(_("until"))
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices, default=Reason.LEAVE)
+
+    class Meta:
+        ordering = ["technician", "start"]
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="absence_ordered")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.technician} {self.start:%Y-%m-%d} {self.get_reason_display()}"
+
+
+class PlanningSettings(models.Model):
+    """How the organisation plans (one row; `PlanningSettings.current()`)."""
+
+    class TravelSource(models.TextChoices):
+        HAVERSINE = "haversine", _("straight-line distance × circuity ÷ speed")
+        OSRM = "osrm", _("OSRM road network server")
+
+    slot_minutes = models.PositiveSmallIntegerField(_("time block length (minutes)"), default=120)
+    horizon_days = models.PositiveSmallIntegerField(_("days ahead to offer"), default=14)
+    first_block_start = models.TimeField(_("first block starts"), default=time(8, 0))
+    last_block_end = models.TimeField(_("last block ends"), default=time(17, 0))
+    travel_source = models.CharField(
+        _("travel times from"), max_length=16, choices=TravelSource.choices, default=TravelSource.HAVERSINE
+    )
+    circuity_factor = models.FloatField(
+        _("circuity factor"), default=1.35, help_text=_("Road distance ÷ straight-line distance.")
+    )
+    average_speed_kmh = models.FloatField(_("average speed (km/h)"), default=30.0)
+    osrm_url = models.URLField(_("OSRM server"), blank=True)
+
+    class Meta:
+        verbose_name = _("planning settings")
+        verbose_name_plural = _("planning settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(slot_minutes__gte=15, slot_minutes__lte=480), name="settings_slot_length"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(horizon_days__gte=1, horizon_days__lte=90), name="settings_horizon"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(circuity_factor__gte=1.0, circuity_factor__lte=3.0),
+                name="settings_circuity",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(average_speed_kmh__gt=0, average_speed_kmh__lte=130), name="settings_speed"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(last_block_end__gt=models.F("first_block_start")),
+                name="settings_block_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    @classmethod
+    def current(cls) -> "PlanningSettings":
+        return PlanningSettings.objects.order_by("pk").first() or PlanningSettings()
+
+
 class Job(models.Model):
     """The work on a repair request given to a firm, and to one of its technicians."""
 
@@ -104,6 +187,19 @@ class Job(models.Model):
     visit_start = models.DateTimeField(_("visit from"), null=True, blank=True)
     visit_end = models.DateTimeField(_("visit until"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), null=True, blank=True)
+    planned_start = models.DateTimeField(
+        _("planned arrival"),
+        null=True,
+        blank=True,
+        help_text=_("From the route plan; inside the promised window."),
+    )
+    route_position = models.PositiveSmallIntegerField(_("position in the route"), null=True, blank=True)
+    pinned = models.BooleanField(
+        _("pinned"),
+        default=False,
+        help_text=_("A planner fixed technician and time: re-optimisation keeps them."),
+    )
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     outcome_note = models.TextField(_("outcome"), blank=True)
 
@@ -111,6 +207,8 @@ class Job(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
+        # Slot offering and route building read a technician's open jobs by day.
+        indexes = [models.Index(fields=["technician", "visit_start"], name="job_technician_day")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(visit_start__isnull=True)
