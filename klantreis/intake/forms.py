@@ -13,6 +13,7 @@ from typing import Any, cast
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from klantreis.accounts.models import User
@@ -203,6 +204,19 @@ class ReportFlow:
             (ANSWER_PREFIX + step.question_key, step.answer_key)
             for step in (self.walk.steps if self.walk else [])
         ]
+
+
+def report_flow_for(request: HttpRequest, *, homes: QuerySet[Home], agent: bool) -> ReportFlow:
+    """The report flow for a GET (a fresh form) or a POST (a step, or the submit)."""
+    posted = request.method == "POST"
+    return report_flow(
+        data=request.POST if posted else None,
+        files=request.FILES,
+        homes=homes,
+        agent=agent,
+        submitting=posted and "submit" in request.POST,
+        change=request.POST.get("change"),
+    )
 
 
 def answers_from(data: Any) -> dict[str, str]:

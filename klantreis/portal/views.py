@@ -20,7 +20,7 @@ from klantreis.core.http import HtmxHttpRequest
 from klantreis.customers.models import Customer
 from klantreis.customers.selectors import customer_get_by_email, customer_homes
 from klantreis.customers.tasks import customer_sign_in_link_send
-from klantreis.intake.forms import report_flow
+from klantreis.intake.forms import report_flow_for
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
 from klantreis.portal.forms import SignInLinkForm
@@ -83,15 +83,7 @@ def report(request: HtmxHttpRequest) -> HttpResponse:
     customer = _customer(request)
     user = request_user(request)
     homes = customer_homes(customer=customer)
-    submitting = request.method == "POST" and "submit" in request.POST
-    flow = report_flow(
-        data=request.POST if request.method == "POST" else None,
-        files=request.FILES,
-        homes=homes,
-        agent=False,
-        submitting=submitting,
-        change=request.POST.get("change"),
-    )
+    flow = report_flow_for(request, homes=homes, agent=False)
     created = flow.submit(actor=user, customer=customer, channel=RepairRequest.Channel.PORTAL)
     if created is not None:
         messages.success(

@@ -22,7 +22,7 @@ from klantreis.accounts.access import (
 from klantreis.core.http import HtmxHttpRequest
 from klantreis.customers.models import Customer
 from klantreis.customers.selectors import customer_homes, home_search, postcode_normalise
-from klantreis.intake.forms import report_flow
+from klantreis.intake.forms import report_flow_for
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
 from klantreis.workspace.forms import CustomerSearchForm, RequestFilterForm
@@ -91,15 +91,7 @@ def customer_search(request: HtmxHttpRequest) -> HttpResponse:
 def intake(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
     customer = get_object_or_404(Customer.objects.select_related("user"), pk=customer_id)
     homes = customer_homes(customer=customer)
-    submitting = request.method == "POST" and "submit" in request.POST
-    flow = report_flow(
-        data=request.POST if request.method == "POST" else None,
-        files=request.FILES,
-        homes=homes,
-        agent=True,
-        submitting=submitting,
-        change=request.POST.get("change"),
-    )
+    flow = report_flow_for(request, homes=homes, agent=True)
     created = flow.submit(actor=request_user(request), customer=customer, channel=RepairRequest.Channel.PHONE)
     if created is not None:
         messages.success(request, _("Request %(reference)s recorded.") % {"reference": created.reference})
