@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
@@ -233,7 +234,7 @@ def machine() -> dict[str, object]:
     }
 
 
-def run(names: list[str], seconds: float, seed: int) -> dict[str, object]:
+def run(names: list[str], seconds: float, seed: int) -> dict[str, Any]:
     bks = json.loads((DATA / "BKS.json").read_text())
     solvers = {"klantreis": solve_klantreis, "ortools": solve_ortools}
     info = machine()
@@ -255,12 +256,14 @@ def run(names: list[str], seconds: float, seed: int) -> dict[str, object]:
                     "solver": solver,
                     "distance": round(distance, 2) if feasible else None,
                     "bks": best,
-                    "gap_pct": None if gap is None else round(gap, 3),
+                    "gap_pct": None if gap is None else round(gap, 3) + 0.0,  # no "-0.0"
                     "feasible": feasible,
                     "vehicles": len(routes) if routes is not None else None,
                     "wall_s": round(wall, 3),
                     # Below wall_s when other work on the machine took the CPU.
                     "cpu_s": round(cpu, 3),
+                    # The plan itself, so anyone can re-check it: customer numbers per route.
+                    "routes": routes,
                 }
             )
             line += f" {distance:10.2f} {gap:7.2f}" if gap is not None else f" {'infeasible':>10} {'-':>7}"
@@ -286,6 +289,14 @@ def run(names: list[str], seconds: float, seed: int) -> dict[str, object]:
         "instances": rows,
         "machine": info,
     }
+
+
+def to_json(results: dict[str, Any]) -> str:
+    """Indented JSON with one line per solve, so a result file reads (and diffs) as a table."""
+    rows = results["instances"]
+    head = json.dumps({**results, "instances": []}, indent=2)
+    body = ",\n".join("    " + json.dumps(row) for row in rows)
+    return head.replace('"instances": []', '"instances": [\n' + body + "\n  ]", 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.json or RESULTS / f"solomon-{args.seconds:g}s{suffix}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n")
+    temporary.write_text(to_json(results) + "\n")
     temporary.replace(path)
     print(f"results: {path}")
     return 0

@@ -67,7 +67,8 @@ class Vehicle:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """A job: service starts within [earliest, latest] (arriving earlier means waiting)."""
+    """A job: service starts within [earliest, latest] (arriving earlier means waiting).
+    Times count from 0 in the matrix's unit; pinning a job to a time is a narrow window."""
 
     id: str
     location: int
@@ -376,6 +377,8 @@ def _validate(problem: Problem, *, size: int) -> None:
     for vehicle in problem.vehicles:
         if not (0 <= vehicle.start_location < size and 0 <= vehicle.end_location < size):
             raise ValueError(f"Vehicle {vehicle.id!r} starts or ends outside the matrix.")
+        if vehicle.shift_start < 0:
+            raise ValueError(f"Vehicle {vehicle.id!r} starts its shift before time 0.")
         if vehicle.shift_end < vehicle.shift_start:
             raise ValueError(f"Vehicle {vehicle.id!r} ends its shift before it starts.")
         if vehicle.capacity is not None and vehicle.capacity < 0:
@@ -385,6 +388,8 @@ def _validate(problem: Problem, *, size: int) -> None:
             raise ValueError(f"Stop {stop.id!r} lies outside the matrix.")
         if stop.service_duration < 0 or stop.demand < 0:
             raise ValueError(f"Stop {stop.id!r} has a negative service duration or demand.")
+        if stop.earliest < 0:
+            raise ValueError(f"Stop {stop.id!r} opens before time 0.")
         if stop.latest is not None and stop.latest < stop.earliest:
             raise ValueError(f"Stop {stop.id!r} has a time window that closes before it opens.")
         if stop.drop_penalty is not None and not 0 <= stop.drop_penalty <= MAX_VALUE:
