@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, no_translations
 
 from klantreis.core.errors import ApplicationError
 from klantreis.planning.models import PlanningSettings
@@ -20,6 +20,9 @@ class Command(BaseCommand):
             help="Store the fitted speed and circuity in the planning settings.",
         )
 
+    # English throughout, like Django's own commands: the refusal from `calibrate` is
+    # a translatable message, and the rest of the output is not.
+    @no_translations
     def handle(self, *args: Any, **options: Any) -> None:
         history = job_observations()
         if not history.observations:

@@ -1,6 +1,7 @@
 import random
 
 import pytest
+from django.utils import translation
 
 from klantreis.core.errors import ApplicationError
 from klantreis.planning.models import PlanningSettings
@@ -17,6 +18,13 @@ from klantreis.planning.travel.calibration import (
     calibration_apply,
 )
 from klantreis.planning.travel.haversine import great_circle_metres
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages are compared in English as well as with their constants."""
+    with translation.override("en"):
+        yield
 
 
 def places(count: int, seed: int = 5) -> list[Location]:
