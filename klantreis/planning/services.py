@@ -2,6 +2,7 @@
 firm and a technician, and recording how a visit ended)."""
 
 from datetime import datetime
+from typing import cast
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +15,9 @@ from klantreis.events.services import event_record
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.services import request_status_change
 from klantreis.planning.models import Firm, Job, Technician
+from klantreis.planning.plan import epoch, moment, plan_for
+from klantreis.planning.selectors import technician_list_for_specialism
+from klantreis.planning.slots import PlannedStop, RouteState, book, offer_slots
 
 MESSAGE_TECHNICIAN_OTHER_FIRM = _("This technician does not work for that firm.")
 MESSAGE_TECHNICIAN_LACKS_SPECIALISM = _("This technician lacks the specialism the request needs.")
@@ -112,3 +116,98 @@ def job_complete(*, job: Job, status: str, actor: User | None, note: str = "") -
             layer=Event.Layer.PHYSICAL,
         )
     return locked
+
+
+MESSAGE_SLOT_TAKEN = _("This time is no longer available. Please choose another one.")
+MESSAGE_ALREADY_BOOKED = _("This request already has an appointment.")
+MESSAGE_NOT_BOOKABLE = _("This request can no longer be planned.")
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    request: RepairRequest,
+    window_start: datetime,
+    window_end: datetime,
+    actor: User | None,
+    channel: str,
+) -> Job:
+    """Book the time block [window_start, window_end] for `request`.
+
+    Race-safe: the request and every qualified technician are locked (in
+    primary-key order, so two bookings never deadlock), then the plan is read
+    again and the block must still fit someone's route. Two customers can
+    never both take the last capacity: the second waits for the first's
+    commit, sees its job and is told the time is gone.
+    """
+    locked_request = (
+        RepairRequest.objects.select_for_update().select_related("home", "specialism").get(pk=request.pk)
+    )
+    if locked_request.status not in (RepairRequest.Status.REGISTERED, RepairRequest.Status.IN_PROGRESS):
+        raise ApplicationError(MESSAGE_NOT_BOOKABLE, field="window")
+    if locked_request.jobs.filter(status=Job.Status.OPEN).exists():
+        raise ApplicationError(MESSAGE_ALREADY_BOOKED, field="window")
+    technicians = list(
+        technician_list_for_specialism(specialism=locked_request.specialism).select_for_update(of=("self",))
+    )
+    plan = plan_for(request=locked_request, now=clock.now(), technicians=technicians)
+    wanted = (epoch(window_start), epoch(window_end))
+    offers = [
+        offer
+        for offer in offer_slots(routes=plan.routes, request=plan.job, blocks=plan.blocks, travel=plan.travel)
+        if (offer.window_start, offer.window_end) == wanted
+    ]
+    if not offers:
+        raise ApplicationError(MESSAGE_SLOT_TAKEN, field="window")
+    offer = offers[0]
+    technician = plan.technicians[cast(int, offer.technician_id)]
+    job = job_create(
+        request=locked_request,
+        firm=technician.firm,
+        technician=technician,
+        actor=actor,
+        visit_start=window_start,
+        visit_end=window_end,
+    )
+    state = plan.routes[offer.route_index]
+    booked = book(
+        state,
+        offer.position,
+        PlannedStop(
+            job_id=job.pk,
+            location=plan.job.location,
+            service_seconds=plan.job.service_seconds,
+            window_start=offer.window_start,
+            window_end=offer.window_end,
+        ),
+        travel=plan.travel,
+    )
+    _route_store(booked, jobs=plan.jobs | {job.pk: job})
+    job.refresh_from_db()
+    event_record(
+        case_id=locked_request.case_id,
+        activity="appointment.booked",
+        actor=actor,
+        channel=channel,
+        layer=Event.Layer.DIGITAL if channel != Event.Channel.PHONE else Event.Layer.HUMAN,
+        attributes={
+            "request": locked_request.reference,
+            "job": job.pk,
+            "technician": technician.pk,
+            "firm": technician.firm_id,
+            "window_start": window_start.isoformat(),
+            "window_end": window_end.isoformat(),
+            "planned_start": job.planned_start.isoformat() if job.planned_start else None,
+            "added_travel_seconds": offer.added_travel,
+        },
+    )
+    return job
+
+
+def _route_store(state: RouteState, *, jobs: dict[int, Job]) -> None:
+    """Write a route's order and planned start times back to its jobs."""
+    for position, (stop, start) in enumerate(zip(state.route.stops, state.starts, strict=True)):
+        job = jobs[cast(int, stop.job_id)]
+        planned = moment(start)
+        if job.route_position != position or job.planned_start != planned:
+            Job.objects.filter(pk=job.pk).update(route_position=position, planned_start=planned)

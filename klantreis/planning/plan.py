@@ -1,0 +1,204 @@
+"""The database's plan, as the slot-offering engine sees it.
+
+`plan_for` reads, for one repair request, everything a slot query or a
+booking needs: the days it may be planned on (by urgency), the qualified
+technicians' shifts on those days (working hours minus absences), their open
+jobs in route order, the time blocks, and the travel times. Reads only; the
+engine (`planning.slots`) does the arithmetic.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from numpy.typing import ArrayLike
+
+from klantreis.core.models import Organisation
+from klantreis.intake.models import RepairRequest
+from klantreis.planning.calendar import Interval, day_blocks, local
+from klantreis.planning.models import Job, PlanningSettings, Technician
+from klantreis.planning.selectors import job_list_planned, technician_list_for_specialism, technician_shifts
+from klantreis.planning.slots import Block, NewJob, PlannedStop, RouteDay, RouteState, offer_slots
+from klantreis.planning.travel import Location, TravelTimeSource, travel_source_for
+
+
+class SourceTravel:
+    """The engine's `TravelTimes` over a `TravelTimeSource` (whole seconds)."""
+
+    def __init__(self, source: TravelTimeSource) -> None:
+        self.source = source
+
+    def __call__(self, origins: Sequence[object], destinations: Sequence[object], /) -> ArrayLike:
+        return self.source.matrix(origins, destinations).durations  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: RepairRequest
+    job: NewJob
+    routes: list[RouteState]
+    blocks: list[Block]
+    travel: SourceTravel
+    technicians: dict[int, Technician]
+    jobs: dict[int, Job]
+    zone: ZoneInfo
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def moment(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def planning_days(
+    *, urgency: str, now: datetime, zone: ZoneInfo, horizon_days: int
+) -> tuple[list[date], Interval]:
+    """The days to offer and the window service may start in.
+
+    An emergency: today only, from now. Urgent: today and tomorrow, from now.
+    Normal: from tomorrow for `horizon_days` days."""
+    today = now.astimezone(zone).date()
+    if urgency == RepairRequest.Urgency.EMERGENCY:
+        days = [today]
+        start = now
+    elif urgency == RepairRequest.Urgency.URGENT:
+        days = [today, today + timedelta(days=1)]
+        start = now
+    else:
+        days = [today + timedelta(days=n) for n in range(1, horizon_days + 1)]
+        start = local(days[0], time(0), zone)
+    end = local(days[-1] + timedelta(days=1), time(0), zone)
+    return days, Interval(start, end)
+
+
+def home_location(request: RepairRequest) -> Location:
+    return Location(request.home.latitude, request.home.longitude)
+
+
+def job_minutes(job: Job) -> int:
+    return job.duration_minutes or job.request.estimated_minutes
+
+
+def plan_for(
+    *, request: RepairRequest, now: datetime, technicians: Sequence[Technician] | None = None
+) -> Plan:
+    settings = PlanningSettings.current()
+    zone = ZoneInfo(Organisation.current().time_zone)
+    days, window = planning_days(
+        urgency=request.urgency, now=now, zone=zone, horizon_days=settings.horizon_days
+    )
+    if technicians is None:
+        technicians = list(technician_list_for_specialism(specialism=request.specialism))
+    skill = request.specialism.code
+    shifts = technician_shifts(technicians=technicians, days=days, zone=zone)
+    jobs_by_technician: dict[int, list[Job]] = defaultdict(list)
+    jobs: dict[int, Job] = {}
+    for job in job_list_planned(
+        technicians=technicians, start=window.start - timedelta(days=1), end=window.end
+    ):
+        assert job.technician_id is not None  # noqa: S101 - filtered on technician
+        jobs_by_technician[job.technician_id].append(job)
+        jobs[job.pk] = job
+
+    routes: list[RouteState] = []
+    travel = SourceTravel(travel_source_for(settings))
+    for technician in technicians:
+        start_location = Location(technician.start_latitude, technician.start_longitude)
+        end_location = (
+            Location(technician.end_latitude, technician.end_longitude)
+            if technician.end_latitude is not None and technician.end_longitude is not None
+            else start_location
+        )
+        for day in days:
+            for piece in shifts.get((technician.pk, day), []):
+                stops = tuple(
+                    PlannedStop(
+                        job_id=job.pk,
+                        location=home_location(job.request),
+                        service_seconds=job_minutes(job) * 60,
+                        window_start=epoch(job.visit_start),
+                        window_end=epoch(job.visit_end),
+                    )
+                    for job in jobs_by_technician[technician.pk]
+                    if job.visit_start is not None
+                    and job.visit_end is not None
+                    and piece.start <= job.visit_start < piece.end
+                )
+                route = RouteDay(
+                    technician_id=technician.pk,
+                    day=day,
+                    shift_start=epoch(piece.start),
+                    shift_end=epoch(piece.end),
+                    start_location=start_location,
+                    end_location=end_location,
+                    skills=frozenset({skill}),
+                    stops=stops,
+                )
+                routes.append(RouteState.from_route(route, travel=travel))
+
+    blocks = [
+        Block(epoch(block.start), epoch(block.end))
+        for day in days
+        for block in day_blocks(
+            day,
+            first_start=settings.first_block_start,
+            last_end=settings.last_block_end,
+            minutes=settings.slot_minutes,
+            zone=zone,
+        )
+    ]
+    new_job = NewJob(
+        location=home_location(request),
+        service_seconds=request.estimated_minutes * 60,
+        skill=skill,
+        earliest=epoch(window.start),
+        latest=epoch(window.end),
+    )
+    return Plan(
+        request=request,
+        job=new_job,
+        routes=routes,
+        blocks=blocks,
+        travel=travel,
+        technicians={t.pk: t for t in technicians},
+        jobs=jobs,
+        zone=zone,
+    )
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A time block offered to the customer, with the insertion behind it."""
+
+    start: datetime
+    end: datetime
+    technician_id: int
+    added_travel_seconds: int
+    best: bool
+
+    @property
+    def key(self) -> str:
+        """How a form names this slot: its window, as epoch seconds."""
+        return f"{epoch(self.start)}-{epoch(self.end)}"
+
+
+def slot_offer_list(*, request: RepairRequest, now: datetime) -> list[Slot]:
+    """The time blocks a qualified technician can still keep for `request`,
+    by start; empty means no capacity (the customer is asked to call)."""
+    plan = plan_for(request=request, now=now)
+    offers = offer_slots(routes=plan.routes, request=plan.job, blocks=plan.blocks, travel=plan.travel)
+    return [
+        Slot(
+            start=moment(offer.window_start),
+            end=moment(offer.window_end),
+            technician_id=cast(int, offer.technician_id),
+            added_travel_seconds=offer.added_travel,
+            best=offer.best,
+        )
+        for offer in offers
+    ]
