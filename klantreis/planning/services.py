@@ -141,7 +141,9 @@ def appointment_book(
     commit, sees its job and is told the time is gone.
     """
     locked_request = (
-        RepairRequest.objects.select_for_update().select_related("home", "specialism").get(pk=request.pk)
+        RepairRequest.objects.select_for_update(of=("self",))
+        .select_related("home", "specialism")
+        .get(pk=request.pk)
     )
     if locked_request.status not in (RepairRequest.Status.REGISTERED, RepairRequest.Status.IN_PROGRESS):
         raise ApplicationError(MESSAGE_NOT_BOOKABLE, field="window")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from klantreis.core.clock import FixedClock, use_clock
 from klantreis.core.errors import ApplicationError
@@ -234,16 +234,18 @@ def test_the_last_capacity_goes_once(vera, tuesday):
     reason="row locks need PostgreSQL; .ci/run runs this suite on PostgreSQL too",
 )
 def test_two_customers_racing_for_the_last_capacity_on_postgresql(vera):
+    """The first booking holds its transaction open while the second one
+    starts: without the row locks the second would read a plan without the
+    first job and book the same capacity too."""
     with use_clock(FixedClock(TUESDAY_MORNING)):
         plumber(start=time(8), end=time(10))
-        requests = [reported(CEILING), reported(CEILING, latitude=52.1, longitude=5.13)]
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
+        first, second = reported(CEILING), reported(CEILING, latitude=52.1, longitude=5.13)
+    first_booked, commit_first = threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
 
-    def book(request):
+    def attempt(name, request, hold=False):
         try:
-            with use_clock(FixedClock(TUESDAY_MORNING)):
-                barrier.wait(timeout=10)
+            with use_clock(FixedClock(TUESDAY_MORNING)), transaction.atomic():
                 services.appointment_book(
                     request=request,
                     window_start=local(11, 8),
@@ -251,17 +253,25 @@ def test_two_customers_racing_for_the_last_capacity_on_postgresql(vera):
                     actor=None,
                     channel="portal",
                 )
-            outcomes.append("booked")
+                if hold:
+                    first_booked.set()
+                    commit_first.wait(timeout=20)
+            outcomes[name] = "booked"
         except ApplicationError as error:
-            outcomes.append(str(error.message))
+            outcomes[name] = str(error.message)
         finally:
+            first_booked.set()
             connections.close_all()
 
-    threads = [threading.Thread(target=book, args=(request,)) for request in requests]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    one = threading.Thread(target=attempt, args=("first", first, True))
+    one.start()
+    assert first_booked.wait(timeout=20)
+    two = threading.Thread(target=attempt, args=("second", second))
+    two.start()
+    two.join(timeout=2)  # with the locks it is waiting for the first to commit
+    commit_first.set()
+    one.join(timeout=20)
+    two.join(timeout=20)
 
-    assert sorted(outcomes) == sorted(["booked", str(services.MESSAGE_SLOT_TAKEN)])
+    assert outcomes == {"first": "booked", "second": str(services.MESSAGE_SLOT_TAKEN)}
     assert Job.objects.filter(status="open").count() == 1
