@@ -70,3 +70,4 @@ test-e2e: setup chromium
 bench: .bootstrap/bin/uv
 	$(UV) sync --locked --group bench
 	$(PY) bench/solomon.py --seconds 1
+	$(PY) bench/slots.py
