@@ -125,9 +125,9 @@ class Unassigned:
 @dataclass(frozen=True, slots=True)
 class Solution:
     """`routes` holds only vehicles that serve at least one stop, in the problem's
-    vehicle order. `feasible` means every route keeps every time window, shift,
-    skill, pin and capacity, and every stop without a drop penalty that could be
-    served at all is served."""
+    vehicle order; `unassigned` follows the problem's stop order. `feasible` means
+    every route keeps every time window, shift, skill, pin and capacity, and every
+    stop without a drop penalty that could be served at all is served."""
 
     routes: tuple[Route, ...]
     unassigned: tuple[Unassigned, ...]
@@ -206,9 +206,10 @@ def solve(problem: Problem, *, seconds: float, seed: int = 0) -> Solution:
             feasible = feasible and stop.drop_penalty is not None
 
     routes = tuple(routes_by_vehicle[v.id] for v in vehicles if v.id in routes_by_vehicle)
+    order = {stop.id: index for index, stop in enumerate(problem.stops)}
     return Solution(
         routes=routes,
-        unassigned=tuple(unassigned),
+        unassigned=tuple(sorted(unassigned, key=lambda item: order[item.stop_id])),
         distance=sum(route.distance for route in routes),
         duration=sum(route.duration for route in routes),
         feasible=feasible,

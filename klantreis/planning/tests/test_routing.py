@@ -124,6 +124,23 @@ def test_a_stop_nobody_can_reach_in_time_is_unassigned_before_solving():
     assert solution.unassigned == (Unassigned("late", UnassignedReason.OUT_OF_REACH),)
 
 
+def test_unassigned_stops_keep_the_problem_order_whatever_the_reason():
+    van = Vehicle("van", 0, 0, shift_start=0, shift_end=60)
+    dropped = Stop("dropped", location=1, service_duration=30, drop_penalty=1)
+    late = Stop("late", location=3, latest=25)
+    kept = Stop("kept", location=1, service_duration=30, drop_penalty=1_000)
+    gas = Stop("gas", location=1, skill="gas")
+
+    solution = solve(Problem(LINE, [van], [dropped, late, kept, gas]), seconds=SECONDS)
+
+    assert served_by(solution) == {"kept": "van"}
+    assert solution.unassigned == (
+        Unassigned("dropped", UnassignedReason.LEFT_OUT),
+        Unassigned("late", UnassignedReason.OUT_OF_REACH),
+        Unassigned("gas", UnassignedReason.NO_QUALIFIED_VEHICLE),
+    )
+
+
 def test_a_stop_too_big_for_every_vehicle_is_out_of_reach():
     van = Vehicle("van", 0, 0, 0, 480, capacity=10)
     heavy = Stop("heavy", location=1, demand=11)
