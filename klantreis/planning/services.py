@@ -18,6 +18,7 @@ from klantreis.planning.models import Firm, Job, Technician
 from klantreis.planning.plan import epoch, moment, plan_for
 from klantreis.planning.selectors import technician_list_for_specialism
 from klantreis.planning.slots import PlannedStop, RouteState, book, offer_slots
+from klantreis.planning.tasks import day_reoptimise_task
 
 MESSAGE_TECHNICIAN_OTHER_FIRM = _("This technician does not work for that firm.")
 MESSAGE_TECHNICIAN_LACKS_SPECIALISM = _("This technician lacks the specialism the request needs.")
@@ -203,6 +204,10 @@ def appointment_book(
             "added_travel_seconds": offer.added_travel,
         },
     )
+    # The insertion was the cheapest for this job alone; let the solver
+    # look at the whole day again once the booking is committed.
+    day = window_start.astimezone(plan.zone).date().isoformat()
+    transaction.on_commit(lambda: day_reoptimise_task.enqueue(day))
     return job
 
 
@@ -213,3 +218,47 @@ def _route_store(state: RouteState, *, jobs: dict[int, Job]) -> None:
         planned = moment(start)
         if job.route_position != position or job.planned_start != planned:
             Job.objects.filter(pk=job.pk).update(route_position=position, planned_start=planned)
+
+
+MESSAGE_PIN_OTHER_SPECIALISM = _("This technician cannot do this job: the specialism is missing.")
+MESSAGE_PIN_OUTSIDE_WINDOW = _("A pinned time must lie inside the promised window.")
+
+
+@transaction.atomic
+def job_pin(*, job: Job, technician: Technician, planned_start: datetime | None, actor: User) -> Job:
+    """A planner fixes who does a job (and optionally when, inside the
+    promised window); re-optimisation keeps it so."""
+    locked = Job.objects.select_for_update(of=("self",)).select_related("request").get(pk=job.pk)
+    if locked.status != Job.Status.OPEN:
+        raise ApplicationError(MESSAGE_JOB_CLOSED, field="job")
+    if technician.firm_id != locked.firm_id:
+        raise ApplicationError(MESSAGE_TECHNICIAN_OTHER_FIRM, field="technician")
+    if not technician.specialisms.filter(pk=locked.request.specialism_id).exists():
+        raise ApplicationError(MESSAGE_PIN_OTHER_SPECIALISM, field="technician")
+    if planned_start is not None and not (
+        locked.visit_start is not None
+        and locked.visit_end is not None
+        and locked.visit_start <= planned_start <= locked.visit_end
+    ):
+        raise ApplicationError(MESSAGE_PIN_OUTSIDE_WINDOW, field="planned_start")
+    previous = locked.technician_id
+    locked.technician = technician
+    locked.pinned = True
+    if planned_start is not None:
+        locked.planned_start = planned_start
+    locked.save(update_fields=["technician", "pinned", "planned_start"])
+    event_record(
+        case_id=locked.request.case_id,
+        activity="job.pinned",
+        actor=actor,
+        channel=Event.Channel.SYSTEM,
+        layer=Event.Layer.HUMAN,
+        attributes={
+            "request": locked.request.reference,
+            "job": locked.pk,
+            "technician": technician.pk,
+            "previous_technician": previous,
+            "planned_start": planned_start.isoformat() if planned_start else None,
+        },
+    )
+    return locked
