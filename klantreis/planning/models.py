@@ -53,6 +53,9 @@ class Technician(models.Model):
     )
     end_longitude = models.FloatField(_("end longitude"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
+    last_latitude = models.FloatField(_("last known latitude"), null=True, blank=True)
+    last_longitude = models.FloatField(_("last known longitude"), null=True, blank=True)
+    last_position_at = models.DateTimeField(_("position received at"), null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -136,6 +139,13 @@ class PlanningSettings(models.Model):
     )
     average_speed_kmh = models.FloatField(_("average speed (km/h)"), default=30.0)
     osrm_url = models.URLField(_("OSRM server"), blank=True)
+    eta_change_minutes = models.PositiveSmallIntegerField(
+        _("tell a new arrival estimate from (minutes)"),
+        default=10,
+        help_text=_(
+            "A changed estimate is passed on to the customer's journey only when it moved this much."
+        ),
+    )
 
     class Meta:
         verbose_name = _("planning settings")
@@ -200,6 +210,15 @@ class Job(models.Model):
         default=False,
         help_text=_("A planner fixed technician and time: re-optimisation keeps them."),
     )
+    on_the_way_at = models.DateTimeField(_("on the way since"), null=True, blank=True)
+    expected_arrival = models.DateTimeField(_("expected arrival"), null=True, blank=True)
+    eta_published = models.DateTimeField(
+        _("last arrival estimate told"),
+        null=True,
+        blank=True,
+        help_text=_("The estimate the journey was last told."),
+    )
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     outcome_note = models.TextField(_("outcome"), blank=True)
 

@@ -1,24 +1,29 @@
 """Writes of the planning domain (the foundation part: giving a request to a
 firm and a technician, and recording how a visit ended)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from klantreis.accounts.models import User
 from klantreis.core import clock
 from klantreis.core.errors import ApplicationError
+from klantreis.core.models import Organisation
 from klantreis.events.models import Event
 from klantreis.events.services import event_record
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.services import request_status_change
-from klantreis.planning.models import Firm, Job, Technician
+from klantreis.planning.eta import estimates
+from klantreis.planning.models import Firm, Job, PlanningSettings, Technician
 from klantreis.planning.plan import epoch, moment, plan_for
 from klantreis.planning.selectors import technician_list_for_specialism
 from klantreis.planning.slots import PlannedStop, RouteState, book, offer_slots
 from klantreis.planning.tasks import day_reoptimise_task
+from klantreis.planning.travel import Location, travel_source_for
 
 MESSAGE_TECHNICIAN_OTHER_FIRM = _("This technician does not work for that firm.")
 MESSAGE_TECHNICIAN_LACKS_SPECIALISM = _("This technician lacks the specialism the request needs.")
@@ -262,3 +267,197 @@ def job_pin(*, job: Job, technician: Technician, planned_start: datetime | None,
         },
     )
     return locked
+
+
+MESSAGE_NOT_YOUR_JOB = _("This job is not on your list.")
+MESSAGE_BAD_POSITION = _("That position is not a place on earth.")
+MESSAGE_ALREADY_ARRIVED = _("You have already arrived at this job.")
+
+
+def _position(latitude: float, longitude: float) -> Location:
+    try:
+        return Location(float(latitude), float(longitude))
+    except (TypeError, ValueError):
+        raise ApplicationError(MESSAGE_BAD_POSITION, field="position") from None
+
+
+def _own_open_job(job: Job, technician: Technician) -> Job:
+    locked = (
+        Job.objects.select_for_update(of=("self",))
+        .select_related("request__home", "technician")
+        .get(pk=job.pk)
+    )
+    if locked.technician_id != technician.pk:
+        raise ApplicationError(MESSAGE_NOT_YOUR_JOB, field="job")
+    if locked.status != Job.Status.OPEN:
+        raise ApplicationError(MESSAGE_JOB_CLOSED, field="job")
+    return locked
+
+
+@transaction.atomic
+def technician_on_the_way(
+    *, job: Job, technician: Technician, actor: User | None, latitude: float, longitude: float
+) -> Job:
+    """The technician sets off to `job`: its arrival estimate is told at once
+    (the journey sends the "on my way" message), the rest of the day follows."""
+    origin = _position(latitude, longitude)
+    locked = _own_open_job(job, technician)
+    if locked.arrived_at is not None:
+        raise ApplicationError(MESSAGE_ALREADY_ARRIVED, field="job")
+    now = clock.now()
+    locked.on_the_way_at = now
+    locked.save(update_fields=["on_the_way_at"])
+    _position_store(technician, origin, now)
+    event_record(
+        case_id=locked.request.case_id,
+        activity="technician.on_the_way",
+        actor=actor,
+        channel=Event.Channel.ON_SITE,
+        layer=Event.Layer.PHYSICAL,
+        attributes={"request": locked.request.reference, "job": locked.pk, "technician": technician.pk},
+    )
+    eta_refresh(technician=technician, origin=origin, leave_at=now, first=locked, force_first=True)
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def technician_position_report(*, technician: Technician, latitude: float, longitude: float) -> None:
+    """A position from the technician's phone: the estimates of the rest of
+    the day are recomputed; those that moved enough are told again."""
+    origin = _position(latitude, longitude)
+    now = clock.now()
+    _position_store(technician, origin, now)
+    in_progress = _day_jobs_left(technician, now).filter(arrived_at__isnull=False).first()
+    if in_progress is not None:
+        # At a job: the position says nothing new; the visit's end does.
+        return
+    eta_refresh(technician=technician, origin=origin, leave_at=now)
+
+
+@transaction.atomic
+def job_arrive(*, job: Job, technician: Technician, actor: User | None) -> Job:
+    locked = _own_open_job(job, technician)
+    if locked.arrived_at is not None:
+        raise ApplicationError(MESSAGE_ALREADY_ARRIVED, field="job")
+    now = clock.now()
+    locked.arrived_at = now
+    locked.save(update_fields=["arrived_at"])
+    event_record(
+        case_id=locked.request.case_id,
+        activity="visit.arrived",
+        actor=actor,
+        channel=Event.Channel.ON_SITE,
+        layer=Event.Layer.PHYSICAL,
+        attributes={
+            "request": locked.request.reference,
+            "job": locked.pk,
+            "technician": technician.pk,
+            "on_time": locked.visit_end is None or now <= locked.visit_end,
+            "expected_arrival": locked.expected_arrival.isoformat() if locked.expected_arrival else None,
+        },
+    )
+    return locked
+
+
+def visits_running_late_refresh(*, technician: Technician) -> int:
+    """While a visit runs past its expected end, the next customers' estimates
+    slip with it: recompute from the job's address, leaving now. Returns how
+    many estimates were told again (run every few minutes)."""
+    now = clock.now()
+    with transaction.atomic():
+        current = (
+            _day_jobs_left(technician, now)
+            .filter(arrived_at__isnull=False)
+            .select_related("request__home", "request")
+            .first()
+        )
+        if current is None or current.arrived_at is None:
+            return 0
+        expected_end = current.arrived_at + timedelta(
+            minutes=current.duration_minutes or current.request.estimated_minutes
+        )
+        return eta_refresh(
+            technician=technician,
+            origin=Location(current.request.home.latitude, current.request.home.longitude),
+            leave_at=max(now, expected_end),
+            exclude=current,
+        )
+
+
+def _position_store(technician: Technician, origin: Location, now: datetime) -> None:
+    Technician.objects.filter(pk=technician.pk).update(
+        last_latitude=origin.latitude, last_longitude=origin.longitude, last_position_at=now
+    )
+
+
+def _day_jobs_left(technician: Technician, now: datetime) -> QuerySet[Job]:
+    zone = ZoneInfo(Organisation.current().time_zone)
+    day_start = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+    return Job.objects.filter(
+        technician=technician,
+        status=Job.Status.OPEN,
+        visit_start__gte=day_start,
+        visit_start__lt=day_start + timedelta(days=1),
+    ).order_by("route_position", "visit_start", "pk")
+
+
+def eta_refresh(
+    *,
+    technician: Technician,
+    origin: Location,
+    leave_at: datetime,
+    first: Job | None = None,
+    force_first: bool = False,
+    exclude: Job | None = None,
+) -> int:
+    """Time the technician's remaining jobs of the day and store the
+    estimates; announce (event `eta.updated`) each one that moved at least the
+    organisation's threshold since last told, and `first` always when forced.
+    Returns the number of estimates told."""
+    settings = PlanningSettings.current()
+    remaining = list(
+        _day_jobs_left(technician, leave_at)
+        .filter(arrived_at__isnull=True)
+        .select_related("request__home", "request")
+    )
+    if exclude is not None:
+        remaining = [job for job in remaining if job.pk != exclude.pk]
+    if first is not None:
+        # The job being driven to comes first, whatever the stored order says.
+        remaining = [job for job in remaining if job.pk == first.pk] + [
+            j for j in remaining if j.pk != first.pk
+        ]
+    threshold = timedelta(minutes=settings.eta_change_minutes)
+    told = 0
+    for estimate in estimates(
+        origin=origin, leave_at=leave_at, jobs=remaining, travel=travel_source_for(settings)
+    ):
+        job = estimate.job
+        forced = force_first and first is not None and job.pk == first.pk
+        moved = job.eta_published is None or abs(estimate.arrival - job.eta_published) >= threshold
+        update = {"expected_arrival": estimate.arrival}
+        # A customer is told an estimate when the technician sets off to them,
+        # and again whenever it moves by the threshold after that.
+        if forced or (moved and (job.on_the_way_at is not None or job.eta_published is not None)):
+            update["eta_published"] = estimate.arrival
+            event_record(
+                case_id=job.request.case_id,
+                activity="eta.updated",
+                actor=None,
+                channel=Event.Channel.SYSTEM,
+                layer=Event.Layer.DIGITAL,
+                attributes={
+                    "request": job.request.reference,
+                    "job": job.pk,
+                    "technician": technician.pk,
+                    "eta": estimate.arrival.isoformat(),
+                    "window_start": job.visit_start.isoformat() if job.visit_start else None,
+                    "window_end": job.visit_end.isoformat() if job.visit_end else None,
+                    "late": estimate.late,
+                    "previous_eta": job.eta_published.isoformat() if job.eta_published else None,
+                },
+            )
+            told += 1
+        Job.objects.filter(pk=job.pk).update(**update)
+    return told
