@@ -1,5 +1,5 @@
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from klantreis.accounts.access import ALL_REQUESTS_ROLES
 from klantreis.accounts.models import User
-from klantreis.intake.models import VeraCode
+from klantreis.intake.models import RepairRequest, VeraCode
 from klantreis.planning.calendar import Interval, local, subtract
 from klantreis.planning.models import Absence, Job, Technician, WorkingHours
 
@@ -77,3 +77,32 @@ def job_list_planned(*, technicians: Sequence[Technician], start: datetime, end:
         .select_related("request__home")
         .order_by("technician_id", "visit_start", "route_position", "pk")
     )
+
+
+# The request statuses a time block may still be booked for (appointment_book
+# refuses the others).
+BOOKABLE_STATUSES = frozenset({RepairRequest.Status.REGISTERED, RepairRequest.Status.IN_PROGRESS})
+
+
+def job_open_for_request(*, request: RepairRequest) -> Job | None:
+    """The request's open job, with or without a promised window."""
+    return (
+        Job.objects.filter(request=request, status=Job.Status.OPEN)
+        .select_related("technician", "firm")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def appointment_for_request(*, request: RepairRequest) -> Job | None:
+    """The request's appointment: its open job with a promised time window."""
+    return (
+        Job.objects.filter(request=request, status=Job.Status.OPEN, visit_start__isnull=False)
+        .select_related("technician", "firm")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def technician_names(*, ids: Iterable[int]) -> dict[int, str]:
+    return dict(Technician.objects.filter(pk__in=set(ids)).values_list("pk", "name"))
