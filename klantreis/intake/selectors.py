@@ -66,6 +66,7 @@ ACTIVITY_TEXTS: dict[str, Any] = {
     "request.reported": _("Reported via %(channel)s"),
     "request.photo_added": _("Photo added"),
     "job.assigned": _("Given to a technician"),
+    "appointment.booked": _("Appointment made via %(channel)s"),
     "visit.fixed": _("Technician visit: fixed"),
     "visit.not_fixed": _("Technician visit: not fixed yet"),
     "visit.not_home": _("Technician visit: nobody home"),

@@ -10,5 +10,6 @@ urlpatterns = [
     path("sign-in/link/<str:token>/", views.sign_in_link, name="sign_in_link"),
     path("report/", views.report, name="report"),
     path("requests/<str:reference>/", views.request_detail, name="request_detail"),
+    path("requests/<str:reference>/appointment/", views.appointment, name="appointment"),
     path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
 ]

@@ -1,6 +1,7 @@
 """The customer's pages: sign in by one-time link, report, follow requests."""
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -15,14 +16,21 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from klantreis.accounts.access import Role, request_user, role_required
 from klantreis.accounts.services import sign_in_link_check, sign_in_link_redeem
+from klantreis.core import clock
 from klantreis.core.errors import ApplicationError
 from klantreis.core.http import HtmxHttpRequest
+from klantreis.core.models import Organisation
 from klantreis.customers.models import Customer
 from klantreis.customers.selectors import customer_get_by_email, customer_homes
 from klantreis.customers.tasks import customer_sign_in_link_send
+from klantreis.events.models import Event
 from klantreis.intake.forms import report_flow_for
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
+from klantreis.planning.forms import AppointmentForm, window_text
+from klantreis.planning.plan import slot_offer_list
+from klantreis.planning.selectors import BOOKABLE_STATUSES, appointment_for_request, job_open_for_request
+from klantreis.planning.services import MESSAGE_ALREADY_BOOKED, MESSAGE_NOT_BOOKABLE, appointment_book
 from klantreis.portal.forms import SignInLinkForm
 
 
@@ -90,7 +98,14 @@ def report(request: HtmxHttpRequest) -> HttpResponse:
             request,
             _("Thank you. We have received your report %(reference)s.") % {"reference": created.reference},
         )
-        target = reverse("portal:request_detail", kwargs={"reference": created.reference})
+        # Step 2 of the journey follows at once: choose a time. An emergency is
+        # not planned online; its page tells the tenant to call.
+        name = (
+            "portal:request_detail"
+            if created.urgency == RepairRequest.Urgency.EMERGENCY
+            else "portal:appointment"
+        )
+        target = reverse(name, kwargs={"reference": created.reference})
         return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     context: dict[str, Any] = {"flow": flow, "error": flow.error, "action": reverse("portal:report")}
     template = "portal/report.html#flow" if request.htmx else "portal/report.html"
@@ -104,8 +119,90 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(
         request,
         "portal/request_detail.html",
-        {"repair": repair, "history": request_history(request=repair), "photo_url": "portal:request_photo"},
+        {
+            "repair": repair,
+            "history": request_history(request=repair),
+            "photo_url": "portal:request_photo",
+            "appointment": appointment_for_request(request=repair),
+            "can_book": _can_book(repair),
+        },
     )
+
+
+def _can_book(repair: RepairRequest) -> bool:
+    return (
+        repair.status in BOOKABLE_STATUSES
+        and repair.urgency != RepairRequest.Urgency.EMERGENCY
+        and job_open_for_request(request=repair) is None
+    )
+
+
+def _appointment_context(request: HttpRequest, repair: RepairRequest, *, data: Any = None) -> dict[str, Any]:
+    """What the appointment page shows: the call box for an emergency, the
+    appointment once there is one, or the offered blocks."""
+    context: dict[str, Any] = {
+        "repair": repair,
+        "action": reverse("portal:appointment", kwargs={"reference": repair.reference}),
+    }
+    if repair.urgency == RepairRequest.Urgency.EMERGENCY:
+        return context | {"emergency": True}
+    if (job := job_open_for_request(request=repair)) is not None:
+        return context | {"job": job}
+    if repair.status not in BOOKABLE_STATUSES:
+        return context | {"closed": True}
+    now = clock.now()
+    form = AppointmentForm(
+        data,
+        slots=slot_offer_list(request=repair, now=now),
+        zone=ZoneInfo(Organisation.current().time_zone),
+        now=now,
+        selected=request.GET.get("slot", ""),
+        show_all=request.GET.get("all") == "1",
+    )
+    return context | {"form": form}
+
+
+@role_required(Role.CUSTOMER)
+@require_http_methods(["GET", "POST"])
+def appointment(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    """Step 2 of the journey: the tenant chooses one of the offered time blocks."""
+    user = request_user(request)
+    repair = request_get_for(user=user, reference=reference)
+    template = "portal/appointment.html#booking" if request.htmx else "portal/appointment.html"
+    if request.method == "GET":
+        return render(request, template, _appointment_context(request, repair))
+
+    context = _appointment_context(request, repair, data=request.POST)
+    form = context.get("form")
+    if form is None:  # nothing to book: an emergency, already booked or closed
+        if "job" in context:
+            context["error"] = MESSAGE_ALREADY_BOOKED
+        elif "closed" in context:
+            context["error"] = MESSAGE_NOT_BOOKABLE
+        return render(request, template, context, status=422)
+    if not form.is_valid():
+        return render(request, template, context, status=422)
+    slot = form.cleaned_data["slot"]
+    try:
+        appointment_book(
+            request=repair,
+            window_start=slot.start,
+            window_end=slot.end,
+            actor=user,
+            channel=Event.Channel.PORTAL,
+        )
+    except ApplicationError as error:
+        # Taken by someone else since the page was shown (or the request
+        # changed): the page again, with what is offered now.
+        context = _appointment_context(request, repair) | {"error": error.message}
+        return render(request, template, context, status=422)
+    messages.success(
+        request,
+        _("Your appointment is booked: %(window)s.")
+        % {"window": window_text(start=slot.start, end=slot.end, zone=form.zone)},
+    )
+    target = reverse("portal:request_detail", kwargs={"reference": repair.reference})
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
 @role_required(Role.CUSTOMER)

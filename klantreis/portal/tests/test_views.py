@@ -77,16 +77,18 @@ def test_a_tenant_reports_a_leak_step_by_step_without_javascript(client, tenant,
 
     request = RepairRequest.objects.get()
     assert done.status_code == 302
-    assert done["Location"] == reverse("portal:request_detail", kwargs={"reference": request.reference})
+    # Straight on to step 2 of the journey: choosing a time.
+    assert done["Location"] == reverse("portal:appointment", kwargs={"reference": request.reference})
     assert (request.customer, request.channel, request.urgency, request.specialism.code) == (
         tenant,
         "portal",
         "urgent",
         "LOO",
     )
-    page = client.get(done["Location"]).content.decode()
-    assert request.reference in page
-    assert "Loodgieter" in page
+    assert request.reference in client.get(done["Location"]).content.decode()
+    page = client.get(reverse("portal:request_detail", kwargs={"reference": request.reference}))
+    assert request.reference in page.content.decode()
+    assert "Loodgieter" in page.content.decode()
 
 
 def test_htmx_steps_return_only_the_form_and_redirect_by_header(client, tenant, tree):
@@ -105,8 +107,20 @@ def test_htmx_steps_return_only_the_form_and_redirect_by_header(client, tenant, 
     )
     assert done.status_code == 200
     assert done["HX-Redirect"] == reverse(
-        "portal:request_detail", kwargs={"reference": RepairRequest.objects.get().reference}
+        "portal:appointment", kwargs={"reference": RepairRequest.objects.get().reference}
     )
+
+
+def test_a_reported_emergency_goes_to_the_request_not_to_choosing_a_time(client, tenant, tree):
+    client.force_login(tenant.user)
+    problem = {"home": tenant.homes.get().pk, "tree": "test-leak", "location": "KEU"}
+
+    done = step(client, problem | {"answer_flooding": "yes", "description": "Water!", "submit": "1"})
+
+    request = RepairRequest.objects.get()
+    assert request.urgency == "emergency"
+    assert done.status_code == 302
+    assert done["Location"] == reverse("portal:request_detail", kwargs={"reference": request.reference})
 
 
 def test_an_emergency_tells_the_tenant_to_phone_at_once(client, tenant, tree):
