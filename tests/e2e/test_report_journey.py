@@ -4,7 +4,9 @@ failure by phone for another tenant."""
 
 import io
 import re
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -13,10 +15,13 @@ from playwright.sync_api import Page, expect
 
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory, HomeFactory
-from klantreis.intake.models import RepairRequest
+from klantreis.intake.models import RepairRequest, VeraCode
+from klantreis.planning.models import Job, Technician, WorkingHours
+from klantreis.planning.tests.factories import FirmFactory, TechnicianFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -44,6 +49,20 @@ def photo(tmp_path: Path) -> Path:
     return path
 
 
+def plumber() -> Technician:
+    """A plumber for dripping taps (VERA LOA), working every weekday, so there is capacity."""
+    person = TechnicianFactory(
+        name="Piet de Loodgieter",
+        firm=FirmFactory(kind="in_house"),
+        specialisms=[VeraCode.objects.get(kind="ONDERHOUDSPECIALISME", code="LOA")],
+        start_latitude=52.09,
+        start_longitude=5.12,
+    )
+    for weekday in range(5):
+        WorkingHours.objects.create(technician=person, weekday=weekday, start=time(7, 30), end=time(16))
+    return person
+
+
 @pytest.fixture
 def defaults(vera: None) -> None:
     from django.core.management import call_command
@@ -56,6 +75,7 @@ def test_tenant_signs_in_by_link_and_reports_a_leak(
 ):
     settings.SITE_URL = live_server.url
     tenant = CustomerFactory(email="anna.jansen@example.nl", name="Anna Jansen")
+    plumber()
 
     page.goto(f"{live_server.url}/")
     expect(page).to_have_url(re.compile(r"/portal/sign-in/"))
@@ -84,14 +104,40 @@ def test_tenant_signs_in_by_link_and_reports_a_leak(
     page.set_input_files("input[name=photos]", str(photo))
     page.click("button[name=submit]")
 
-    expect(page).to_have_url(re.compile(r"/portal/requests/M\d\d-\d{6}/$"))
+    # Step 2: straight on to choosing a time block.
+    expect(page).to_have_url(re.compile(r"/portal/requests/M\d\d-\d{6}/appointment/$"))
     request = RepairRequest.objects.get(customer=tenant)
     assert (request.urgency, request.specialism.code, request.defect_type.code) == ("normal", "LOA", "DRP")
+    assert request.photos.count() == 1
+    expect(page.locator("h1")).to_have_text("Kies een tijd")
+    days = page.locator("fieldset.slot-day")
+    expect(days).to_have_count(5)
+    expect(page.locator("input[name=slot]:checked")).to_have_count(1)  # the suggestion
+    shot(page, "portal-appointment")
+    assert_accessible(page)
+    chosen = days.nth(1).locator("input[name=slot]").nth(1)
+    chosen.check()
+    key = chosen.get_attribute("value")
+    page.click("text=Meer dagen tonen")  # htmx swaps the whole horizon in, keeping the choice
+    expect(days).to_have_count(10)
+    expect(page.locator("input[name=slot]:checked")).to_have_attribute("value", key)
+    assert_accessible(page)
+    page.click("main button[type=submit]")
+
+    expect(page).to_have_url(re.compile(r"/portal/requests/M\d\d-\d{6}/$"))
+    job = Job.objects.get(request=request)
+    assert f"{int(job.visit_start.timestamp())}-{int(job.visit_end.timestamp())}" == key
+    start, end = (
+        moment.astimezone(AMSTERDAM).strftime("%H:%M") for moment in (job.visit_start, job.visit_end)
+    )
+    expect(page.locator(".messages")).to_contain_text(
+        re.compile(rf"Uw afspraak is gemaakt: \w+ \d+ \w+ tussen {start} en {end} uur\.")
+    )
+    expect(page.locator("section.appointment")).to_contain_text(f"tussen {start} en {end} uur")
     expect(page.locator("h1")).to_contain_text(request.reference)
     facts = page.locator("dl.facts").first
     expect(facts).to_contain_text(request.specialism.name)
     expect(facts).to_contain_text(request.get_urgency_display())
-    assert request.photos.count() == 1
     shot(page, "portal-request-detail")
     assert_accessible(page)
 
