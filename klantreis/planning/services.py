@@ -20,7 +20,7 @@ from klantreis.intake.services import request_status_change
 from klantreis.planning.eta import estimates
 from klantreis.planning.models import Firm, Job, PlanningSettings, Technician
 from klantreis.planning.plan import epoch, moment, plan_for
-from klantreis.planning.selectors import technician_list_for_specialism
+from klantreis.planning.selectors import BOOKABLE_STATUSES, technician_list_for_specialism
 from klantreis.planning.slots import PlannedStop, RouteState, book, offer_slots
 from klantreis.planning.tasks import day_reoptimise_task
 from klantreis.planning.travel import Location, travel_source_for
@@ -151,7 +151,7 @@ def appointment_book(
         .select_related("home", "specialism")
         .get(pk=request.pk)
     )
-    if locked_request.status not in (RepairRequest.Status.REGISTERED, RepairRequest.Status.IN_PROGRESS):
+    if locked_request.status not in BOOKABLE_STATUSES:
         raise ApplicationError(MESSAGE_NOT_BOOKABLE, field="window")
     if locked_request.jobs.filter(status=Job.Status.OPEN).exists():
         raise ApplicationError(MESSAGE_ALREADY_BOOKED, field="window")
@@ -159,15 +159,18 @@ def appointment_book(
         technician_list_for_specialism(specialism=locked_request.specialism).select_for_update(of=("self",))
     )
     plan = plan_for(request=locked_request, now=clock.now(), technicians=technicians)
-    wanted = (epoch(window_start), epoch(window_end))
+    # The block is recognised by its end and its (unclipped) start: the
+    # block under way is offered from "now", which moves while people click.
     offers = [
         offer
         for offer in offer_slots(routes=plan.routes, request=plan.job, blocks=plan.blocks, travel=plan.travel)
-        if (offer.window_start, offer.window_end) == wanted
+        if offer.block.end == epoch(window_end)
+        and offer.block.start <= epoch(window_start) <= offer.block.end
     ]
     if not offers:
         raise ApplicationError(MESSAGE_SLOT_TAKEN, field="window")
     offer = offers[0]
+    window_start, window_end = moment(offer.window_start), moment(offer.window_end)
     technician = plan.technicians[cast(int, offer.technician_id)]
     job = job_create(
         request=locked_request,

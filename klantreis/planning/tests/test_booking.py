@@ -275,3 +275,19 @@ def test_two_customers_racing_for_the_last_capacity_on_postgresql(vera):
 
     assert outcomes == {"first": "booked", "second": str(services.MESSAGE_SLOT_TAKEN)}
     assert Job.objects.filter(status="open").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_block_under_way_can_be_booked_a_little_later(vera, tuesday):
+    plumber()
+    request = reported(CEILING)  # urgent: today's 08:00–10:00 block is offered from 09:30
+    slot = slot_offer_list(request=request, now=tuesday.now())[0]
+    assert slot.start.astimezone(AMSTERDAM) == local(10, 9).replace(minute=30)
+
+    tuesday.advance(timedelta(seconds=40))  # the customer took a while to click
+    job = services.appointment_book(
+        request=request, window_start=slot.start, window_end=slot.end, actor=None, channel="portal"
+    )
+
+    assert job.visit_start == tuesday.now()  # the window as offered now
+    assert job.visit_end == slot.end
