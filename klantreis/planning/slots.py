@@ -11,7 +11,17 @@ The model. A technician's day is a `RouteDay`: they leave `start_location` at
 customer booked) within which service must *start*; arriving earlier means waiting.
 Every route is timed as early as possible. An absence splits a day: pass each piece
 of the shift as its own `RouteDay` (same technician and day, its own start and end
-location); workload balance adds the pieces up.
+location); workload balance adds the pieces up. For today, pass what is left of
+the day: the shift from now (or from the end of the visit under way), the
+technician's position as start location, no finished visits.
+
+Windows are closed: a start exactly at `window_end`, or a return exactly at
+`shift_end`, is on time. Blocks are clipped to the new job's [earliest, latest];
+sorted by start, their ends must not decrease (blocks of one length always qualify,
+overlapping or not). Travel times must not be negative, which is all the cheap
+bound relies on (a route whose widest gap is shorter than the service time is
+skipped); they need not be symmetric or obey the triangle inequality, and a huge
+value for an unreachable pair just makes that insertion infeasible.
 
 Why it is fast. `RouteState` keeps, per stop, the earliest start of service and
 Savelsbergh's forward time slack (1992): how far that start can be pushed without
@@ -281,8 +291,9 @@ def book(
 ) -> RouteState:
     """The route with `stop` inserted before stop `position` (0 = first, n = last).
 
-    Cheaper than `RouteState.from_route`: only the two new legs are looked up, every
-    other travel time is reused, and the re-timing is one linear pass. Raises
+    Cheaper than `RouteState.from_route` in travel lookups: two new legs instead of
+    an (n+1) x (n+1) table, every other travel time reused; the re-timing is the same
+    linear pass. Raises
     `InsertionInfeasible` when the result breaks a window or the shift, so a booking
     made on a stale offer fails loudly instead of overbooking."""
     n = len(state.route.stops)
@@ -320,7 +331,7 @@ def offer_slots(
     window_starts = np.array([w[1] for w in windows], dtype=np.int64)
     window_ends = np.array([w[2] for w in windows], dtype=np.int64)
     if np.any(np.diff(window_ends) < 0):
-        raise ValueError("Blocks must not lie inside one another.")
+        raise ValueError("Blocks must not lie inside one another (sorted by start, ends must not decrease).")
     first_start, last_end = int(window_starts[0]), int(window_ends.max())
 
     eligible: list[int] = []
