@@ -1,15 +1,18 @@
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet, TextChoices
+from django.utils.translation import gettext_lazy as _
 
 from klantreis.accounts.access import ALL_REQUESTS_ROLES
 from klantreis.accounts.models import User
 from klantreis.intake.models import RepairRequest, VeraCode
 from klantreis.planning.calendar import Interval, local, subtract
-from klantreis.planning.models import Absence, Job, Technician, WorkingHours
+from klantreis.planning.models import Absence, Job, PlanningSettings, Technician, WorkingHours
+from klantreis.planning.travel import UNREACHABLE, Location, TravelTimeError, travel_source_for
 
 
 def job_list_for(*, user: User) -> QuerySet[Job]:
@@ -106,3 +109,239 @@ def appointment_for_request(*, request: RepairRequest) -> Job | None:
 
 def technician_names(*, ids: Iterable[int]) -> dict[int, str]:
     return dict(Technician.objects.filter(pk__in=set(ids)).values_list("pk", "name"))
+
+
+# The planner board.
+
+
+class AtRisk(TextChoices):
+    """Why a visit on the board may not happen as promised."""
+
+    NOT_TIMED = "not_timed", _("no planned time")
+    OFF_SHIFT = "off_shift", _("outside the technician's working hours")
+    PAST_SHIFT = "past_shift", _("runs past the end of the shift")
+    LATE = "late", _("starts after the promised window")
+
+
+@dataclass(frozen=True)
+class BoardStop:
+    """A job as the planner board shows it. Travel in seconds; None when
+    the travel-time source could not tell."""
+
+    job: Job
+    location: Location
+    duration_minutes: int
+    # Technicians who may take the job: active, of its firm, with its
+    # specialism and working that day.
+    candidates: tuple[Technician, ...]
+    travel_seconds: int | None = None  # from the previous stop, or from the start
+    added_travel_seconds: int | None = None  # the detour this stop adds to its route
+    risk: AtRisk | None = None
+
+    @property
+    def planned_end(self) -> datetime | None:
+        if self.job.planned_start is None:
+            return None
+        return self.job.planned_start + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def travel_minutes(self) -> int | None:
+        return _minutes(self.travel_seconds)
+
+    @property
+    def added_travel_minutes(self) -> int | None:
+        # Rounded times can make a detour look a second shorter than none.
+        return None if self.added_travel_seconds is None else _minutes(max(0, self.added_travel_seconds))
+
+
+@dataclass(frozen=True)
+class BoardRoute:
+    technician: Technician
+    shifts: tuple[Interval, ...]
+    stops: tuple[BoardStop, ...]
+    start: Location
+    end: Location
+    return_travel_seconds: int | None  # from the last stop to where the day ends
+
+    @property
+    def travel_seconds(self) -> int | None:
+        if not self.stops:
+            return 0
+        legs = [stop.travel_seconds for stop in self.stops] + [self.return_travel_seconds]
+        return None if None in legs else sum(leg or 0 for leg in legs)
+
+    @property
+    def travel_minutes(self) -> int | None:
+        return _minutes(self.travel_seconds)
+
+    @property
+    def return_travel_minutes(self) -> int | None:
+        return _minutes(self.return_travel_seconds)
+
+
+@dataclass(frozen=True)
+class Board:
+    day: date
+    zone: ZoneInfo
+    routes: tuple[BoardRoute, ...]
+    # Open jobs of the day without a technician, and open jobs without a
+    # promised window yet (created by the end of the day).
+    unassigned: tuple[BoardStop, ...]
+    at_risk: tuple[BoardStop, ...]
+    travel_known: bool
+
+    @property
+    def travel_seconds(self) -> int | None:
+        legs = [route.travel_seconds for route in self.routes]
+        return None if None in legs else sum(leg or 0 for leg in legs)
+
+    @property
+    def travel_minutes(self) -> int | None:
+        return _minutes(self.travel_seconds)
+
+
+def _minutes(seconds: int | None) -> int | None:
+    """Whole minutes, rounded up: a few seconds on the road still take a minute."""
+    return None if seconds is None else -(-seconds // 60)
+
+
+def _stop_risk(job: Job, minutes: int, shifts: Sequence[Interval]) -> AtRisk | None:
+    if job.planned_start is None:
+        return AtRisk.NOT_TIMED
+    if job.visit_end is not None and job.planned_start > job.visit_end:
+        return AtRisk.LATE
+    piece = next((piece for piece in shifts if piece.start <= job.planned_start < piece.end), None)
+    if piece is None:
+        return AtRisk.OFF_SHIFT
+    if job.planned_start + timedelta(minutes=minutes) > piece.end:
+        return AtRisk.PAST_SHIFT
+    return None
+
+
+def board_for_day(*, day: date, zone: ZoneInfo) -> Board:
+    """Every technician's route on `day` (local calendar day in `zone`), with
+    travel between the stops, plus the jobs that still need a planner."""
+    start, end = local(day, time(0), zone), local(day + timedelta(days=1), time(0), zone)
+    jobs = list(
+        Job.objects.filter(status=Job.Status.OPEN)
+        .filter(
+            Q(visit_start__gte=start, visit_start__lt=end) | Q(visit_start__isnull=True, created_at__lt=end)
+        )
+        .select_related("request__home", "request__specialism", "firm", "technician")
+        # Jobs without a window last on every database (SQLite sorts NULL first).
+        .order_by(F("visit_start").asc(nulls_last=True), "created_at", "pk")
+    )
+    planned: dict[int, list[Job]] = defaultdict(list)
+    waiting: list[Job] = []
+    for job in jobs:
+        if job.technician_id is not None and job.visit_start is not None:
+            planned[job.technician_id].append(job)
+        else:
+            waiting.append(job)
+    technicians = list(
+        Technician.objects.filter(Q(active=True) | Q(pk__in=planned.keys()))
+        .select_related("firm")
+        .prefetch_related("specialisms")
+        .order_by("firm__kind", "firm__name", "name", "pk")
+    )
+    shifts = technician_shifts(technicians=technicians, days=[day], zone=zone)
+    shown = [t for t in technicians if (t.pk, day) in shifts or t.pk in planned]
+    skills = {t.pk: {code.pk for code in t.specialisms.all()} for t in technicians}
+
+    def candidates(job: Job) -> tuple[Technician, ...]:
+        return tuple(
+            t
+            for t in technicians
+            if t.active
+            and t.firm_id == job.firm_id
+            and job.request.specialism_id in skills[t.pk]
+            and (t.pk, day) in shifts
+        )
+
+    def ends(technician: Technician) -> tuple[Location, Location]:
+        home = Location(technician.start_latitude, technician.start_longitude)
+        if technician.end_latitude is None or technician.end_longitude is None:
+            return home, home
+        return home, Location(technician.end_latitude, technician.end_longitude)
+
+    def where(job: Job) -> Location:
+        return Location(job.request.home.latitude, job.request.home.longitude)
+
+    locations = list(
+        dict.fromkeys(
+            [place for t in shown for place in ends(t)]
+            + [where(job) for route in planned.values() for job in route]
+        )
+    )
+    index = {location: number for number, location in enumerate(locations)}
+    try:
+        durations: list[list[int]] | None = (
+            travel_source_for(PlanningSettings.current()).matrix(locations, locations).durations.tolist()
+        )
+    except TravelTimeError:
+        durations = None
+
+    def leg(origin: Location, destination: Location) -> int | None:
+        if durations is None:
+            return None
+        seconds = durations[index[origin]][index[destination]]
+        return None if seconds >= UNREACHABLE else seconds
+
+    def detour(before: Location, here: Location, after: Location) -> int | None:
+        legs = (leg(before, here), leg(here, after), leg(before, after))
+        if legs[0] is None or legs[1] is None or legs[2] is None:
+            return None
+        return legs[0] + legs[1] - legs[2]
+
+    routes = []
+    for technician in shown:
+        pieces = shifts.get((technician.pk, day), [])
+        ordered = sorted(
+            planned[technician.pk],
+            # Planned start is the truth once there is one: route positions
+            # restart in each piece of a shift that an absence cuts in two.
+            key=lambda job: (job.planned_start or job.visit_start, job.route_position or 0, job.pk),
+        )
+        home, finish = ends(technician)
+        path = [home, *(where(job) for job in ordered), finish]
+        stops = []
+        for number, job in enumerate(ordered, start=1):
+            minutes = job.duration_minutes or job.request.estimated_minutes
+            stops.append(
+                BoardStop(
+                    job=job,
+                    location=path[number],
+                    duration_minutes=minutes,
+                    candidates=candidates(job),
+                    travel_seconds=leg(path[number - 1], path[number]),
+                    added_travel_seconds=detour(path[number - 1], path[number], path[number + 1]),
+                    risk=_stop_risk(job, minutes, pieces),
+                )
+            )
+        routes.append(
+            BoardRoute(
+                technician=technician,
+                shifts=tuple(pieces),
+                stops=tuple(stops),
+                start=home,
+                end=finish,
+                return_travel_seconds=leg(path[-2], finish) if ordered else 0,
+            )
+        )
+    unassigned = tuple(
+        BoardStop(
+            job=job,
+            location=where(job),
+            duration_minutes=job.duration_minutes or job.request.estimated_minutes,
+            candidates=candidates(job),
+        )
+        for job in waiting
+    )
+    return Board(
+        day=day,
+        zone=zone,
+        routes=tuple(routes),
+        unassigned=unassigned,
+        at_risk=tuple(stop for route in routes for stop in route.stops if stop.risk is not None),
+        travel_known=durations is not None,
+    )
