@@ -1,10 +1,15 @@
+import re
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from klantreis.customers.selectors import phone_normalise, postcode_normalise
 from klantreis.intake.models import RepairRequest
+from klantreis.planning.calendar import local
+from klantreis.planning.models import Job, Technician
 
 
 class CustomerSearchForm(forms.Form):
@@ -52,3 +57,71 @@ class RequestFilterForm(forms.Form):
     urgency = forms.ChoiceField(
         label=_("Urgency"), choices=[("", _("all"))] + list(RepairRequest.Urgency.choices), required=False
     )
+
+
+MESSAGE_BOARD_JOB_UNKNOWN = _("This job does not exist (any more). Reload the board.")
+MESSAGE_BOARD_JOB_OTHER_DAY = _("This job is planned on another day: open that day's board to move it.")
+MESSAGE_BOARD_TECHNICIAN = _("Choose a technician from the list.")
+MESSAGE_BOARD_TIME = _("Give the time as hours and minutes, like 09:30.")
+TIME_PATTERN = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+class BoardPinForm(forms.Form):
+    """A planner pins a job of the board's day to a technician, and
+    optionally to a time (local wall clock) on that day."""
+
+    job = forms.IntegerField(
+        min_value=1,
+        max_value=2**31 - 1,
+        error_messages={
+            "required": MESSAGE_BOARD_JOB_UNKNOWN,
+            "invalid": MESSAGE_BOARD_JOB_UNKNOWN,
+            "min_value": MESSAGE_BOARD_JOB_UNKNOWN,
+            "max_value": MESSAGE_BOARD_JOB_UNKNOWN,
+        },
+    )
+    technician = forms.IntegerField(
+        label=_("Technician"),
+        min_value=1,
+        max_value=2**31 - 1,
+        error_messages={
+            "required": MESSAGE_BOARD_TECHNICIAN,
+            "invalid": MESSAGE_BOARD_TECHNICIAN,
+            "min_value": MESSAGE_BOARD_TECHNICIAN,
+            "max_value": MESSAGE_BOARD_TECHNICIAN,
+        },
+    )
+    time = forms.CharField(
+        label=_("At time (optional)"),
+        required=False,
+        max_length=5,
+        error_messages={"max_length": MESSAGE_BOARD_TIME},
+    )
+
+    def __init__(self, data: Any, *, day: date, zone: ZoneInfo) -> None:
+        super().__init__(data)
+        self.day = day
+        self.zone = zone
+
+    def clean_job(self) -> Job:
+        job = Job.objects.select_related("request").filter(pk=self.cleaned_data["job"]).first()
+        if job is None:
+            raise forms.ValidationError(MESSAGE_BOARD_JOB_UNKNOWN)
+        if job.visit_start is not None and job.visit_start.astimezone(self.zone).date() != self.day:
+            raise forms.ValidationError(MESSAGE_BOARD_JOB_OTHER_DAY)
+        return job
+
+    def clean_technician(self) -> Technician:
+        technician = Technician.objects.filter(pk=self.cleaned_data["technician"], active=True).first()
+        if technician is None:
+            raise forms.ValidationError(MESSAGE_BOARD_TECHNICIAN)
+        return technician
+
+    def clean_time(self) -> datetime | None:
+        value: str = self.cleaned_data["time"]
+        if not value:
+            return None
+        match = TIME_PATTERN.fullmatch(value)
+        if match is None:
+            raise forms.ValidationError(MESSAGE_BOARD_TIME)
+        return local(self.day, time(int(match[1]), int(match[2])), self.zone)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from klantreis.workspace import views
+from klantreis.workspace import board, views
 
 app_name = "workspace"
 urlpatterns = [
@@ -10,4 +10,7 @@ urlpatterns = [
     path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
     path("customers/", views.customer_search, name="customer_search"),
     path("intake/<int:customer_id>/", views.intake, name="intake"),
+    path("board/", board.board, name="board"),
+    path("board/pin/", board.board_pin, name="board_pin"),
+    path("board/replan/", board.board_replan, name="board_replan"),
 ]
