@@ -1,7 +1,7 @@
 """Writes of the planning domain (the foundation part: giving a request to a
 firm and a technician, and recording how a visit ended)."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -19,11 +19,11 @@ from klantreis.intake.models import RepairRequest
 from klantreis.intake.services import request_status_change
 from klantreis.planning.eta import estimates
 from klantreis.planning.models import Firm, Job, PlanningSettings, Technician
-from klantreis.planning.plan import epoch, moment, plan_for
-from klantreis.planning.selectors import BOOKABLE_STATUSES, technician_list_for_specialism
-from klantreis.planning.slots import PlannedStop, RouteState, book, offer_slots
+from klantreis.planning.plan import SourceTravel, epoch, moment, plan_for
+from klantreis.planning.selectors import BOOKABLE_STATUSES, technician_list_for_specialism, technician_shifts
+from klantreis.planning.slots import PlannedStop, RouteDay, RouteState, book, offer_slots
 from klantreis.planning.tasks import day_reoptimise_task
-from klantreis.planning.travel import Location, travel_source_for
+from klantreis.planning.travel import Location, TravelTimeError, travel_source_for
 
 MESSAGE_TECHNICIAN_OTHER_FIRM = _("This technician does not work for that firm.")
 MESSAGE_TECHNICIAN_LACKS_SPECIALISM = _("This technician lacks the specialism the request needs.")
@@ -255,6 +255,19 @@ def job_pin(*, job: Job, technician: Technician, planned_start: datetime | None,
     if planned_start is not None:
         locked.planned_start = planned_start
     locked.save(update_fields=["technician", "pinned", "planned_start"])
+    if locked.visit_start is not None:
+        # Re-time both routes at once, so the plan stays consistent even when
+        # the re-optimisation that usually follows finds nothing shorter.
+        zone = ZoneInfo(Organisation.current().time_zone)
+        day = locked.visit_start.astimezone(zone).date()
+        affected_ids = {technician.pk} | ({previous} if previous is not None else set())
+        try:
+            for affected in Technician.objects.filter(pk__in=affected_ids):
+                _day_retime(technician=affected, day=day, zone=zone)
+        except TravelTimeError:
+            # Without travel times the pin still holds; the board shows the
+            # old times as at risk until travel times are back.
+            pass
     event_record(
         case_id=locked.request.case_id,
         activity="job.pinned",
@@ -464,3 +477,59 @@ def eta_refresh(
             told += 1
         Job.objects.filter(pk=job.pk).update(**update)
     return told
+
+
+def _day_retime(*, technician: Technician, day: date, zone: ZoneInfo) -> None:
+    """Time a technician's jobs of `day` in the order of their planned (or
+    promised) start, from the start of their working day, and store the
+    order and planned starts. A job pinned in time keeps its time."""
+    start_of_day = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    jobs = list(
+        Job.objects.filter(
+            technician=technician,
+            status=Job.Status.OPEN,
+            visit_start__gte=start_of_day,
+            visit_start__lt=start_of_day + timedelta(days=1),
+            visit_end__isnull=False,
+        ).select_related("request__home", "request")
+    )
+    if not jobs:
+        return
+    jobs.sort(key=lambda job: (job.planned_start or job.visit_start or start_of_day, job.pk))
+    pieces = technician_shifts(technicians=[technician], days=[day], zone=zone).get((technician.pk, day), [])
+    shift_start = epoch(pieces[0].start) if pieces else epoch(start_of_day)
+    shift_end = epoch(pieces[-1].end) if pieces else epoch(start_of_day + timedelta(days=1))
+    home = Location(technician.start_latitude, technician.start_longitude)
+    end = (
+        Location(technician.end_latitude, technician.end_longitude)
+        if technician.end_latitude is not None and technician.end_longitude is not None
+        else home
+    )
+    stops = []
+    for job in jobs:
+        if job.visit_start is None or job.visit_end is None:  # filtered above
+            continue
+        window = (epoch(job.visit_start), epoch(job.visit_end))
+        if job.pinned and job.planned_start is not None:
+            window = (epoch(job.planned_start), epoch(job.planned_start))
+        stops.append(
+            PlannedStop(
+                job_id=job.pk,
+                location=Location(job.request.home.latitude, job.request.home.longitude),
+                service_seconds=(job.duration_minutes or job.request.estimated_minutes) * 60,
+                window_start=window[0],
+                window_end=window[1],
+            )
+        )
+    route = RouteDay(
+        technician_id=technician.pk,
+        day=day,
+        shift_start=min(shift_start, stops[0].window_start),
+        shift_end=max(shift_end, stops[-1].window_end),
+        start_location=home,
+        end_location=end,
+        skills=frozenset(),
+        stops=tuple(stops),
+    )
+    state = RouteState.from_route(route, travel=SourceTravel(travel_source_for(PlanningSettings.current())))
+    _route_store(state, jobs={job.pk: job for job in jobs})

@@ -154,3 +154,20 @@ def test_pinning_to_a_technician_without_the_specialism_is_refused(crossed, vera
         services.job_pin(job=jobs["west-1"], technician=electrician, planned_start=None, actor=planner)
 
     assert raised.value.message == services.MESSAGE_PIN_OTHER_SPECIALISM
+
+
+def test_pinning_re_times_both_routes_even_without_a_re_plan(crossed):
+    west, east, jobs = crossed
+    planner = UserFactory(role="planner")
+
+    services.job_pin(job=jobs["east-1"], technician=east, planned_start=None, actor=planner)
+
+    east_day = list(Job.objects.filter(technician=east).order_by("route_position"))
+    west_day = list(Job.objects.filter(technician=west).order_by("route_position"))
+    assert [job.route_position for job in east_day] == [0, 1, 2]
+    assert [job.route_position for job in west_day] == [0]
+    for job in east_day + west_day:
+        assert job.planned_start is not None
+        assert job.visit_start <= job.planned_start
+    starts = [job.planned_start for job in east_day]
+    assert starts == sorted(starts)
