@@ -44,7 +44,8 @@ from klantreis.events.models import Event
 from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
 from klantreis.intake.services import request_create, request_status_change
 from klantreis.planning.models import Firm, Job, Technician, WorkingHours
-from klantreis.planning.services import job_complete, job_create
+from klantreis.planning.plan import slot_offer_list
+from klantreis.planning.services import appointment_book, job_complete, job_create
 
 STREETS_CSV = Path(__file__).resolve().parent / "data" / "streets.csv"
 
@@ -154,7 +155,7 @@ def demo_organisation_exists() -> bool:
 
 
 @transaction.atomic
-def demo_organisation_seed(*, seed: int, homes: int, history_days: int) -> SeedSummary:
+def demo_organisation_seed(*, seed: int, homes: int, history_days: int, upcoming: int = 60) -> SeedSummary:
     """Create the demo organisation in an empty database (see the module doc)."""
     anchor = clock.now()
     zone = ZoneInfo("Europe/Amsterdam")
@@ -196,6 +197,7 @@ def demo_organisation_seed(*, seed: int, homes: int, history_days: int) -> SeedS
         planner=staff["planner"],
     )
     history.run(days=history_days)
+    history.book_upcoming(new_reports=upcoming)
 
     summary.homes = len(tenants)
     summary.customers = len(tenants)
@@ -610,6 +612,48 @@ class _History:
             self.schedule(self._assign_moment(request), self._assign(request, tenant, visit=1))
 
         return report
+
+    # The coming days -----------------------------------------------------------
+
+    def book_upcoming(self, *, new_reports: int) -> None:
+        """Fill the coming days the way the product does: today's reports,
+        and the requests still waiting, each booked in the block slot
+        offering suggests (the board and the slot offers then show a
+        realistic week)."""
+        if not self.trees or not self.tenants:
+            return
+        with use_clock(FixedClock(self.anchor)):
+            for _ in range(new_reports):
+                tenant = self.rng.choice(self.tenants)
+                slug = self._pick_tree()
+                answers, _outcome = self._walk(self.trees[slug].definition)
+                descriptions = texts.DESCRIPTIONS.get(slug, texts.DESCRIPTIONS["other"])
+                request_create(
+                    actor=tenant.customer.user,
+                    customer=tenant.customer,
+                    home=tenant.home,
+                    channel=RepairRequest.Channel.PORTAL,
+                    tree=self.trees[slug],
+                    answers=answers,
+                    defect_location_code=self.rng.choice(texts.LOCATIONS.get(slug, texts.DEFAULT_LOCATIONS)),
+                    description=self.rng.choice(
+                        descriptions.get(tenant.customer.user.language) or descriptions["nl"]
+                    ),
+                )
+            waiting = RepairRequest.objects.filter(status=RepairRequest.Status.REGISTERED).exclude(
+                urgency=RepairRequest.Urgency.EMERGENCY
+            )
+            for request in waiting.select_related("home", "specialism").order_by("pk"):
+                slots = slot_offer_list(request=request, now=self.anchor)
+                best = next((slot for slot in slots if slot.best), None)
+                if best is not None:
+                    appointment_book(
+                        request=request,
+                        window_start=best.start,
+                        window_end=best.end,
+                        actor=request.customer.user,
+                        channel="portal",
+                    )
 
     # Planning and visits -------------------------------------------------------
 

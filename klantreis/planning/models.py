@@ -238,3 +238,19 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request} / {self.firm}"
+
+
+class DayPlanRun(models.Model):
+    """The last re-optimisation of a day and the jobs it saw, so a run asked
+    for again while nothing changed returns at once (bookings enqueue one each)."""
+
+    day = models.DateField(_("day"), unique=True)
+    fingerprint = models.CharField(max_length=64)
+    finished_at = models.DateTimeField(_("finished at"))
+
+    class Meta:
+        verbose_name = _("re-optimisation run")
+        verbose_name_plural = _("re-optimisation runs")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.finished_at:%H:%M}"

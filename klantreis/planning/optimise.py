@@ -10,6 +10,7 @@ day while it was solving (the day's jobs are compared under the technicians'
 row locks).
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from klantreis.core import clock
 from klantreis.core.models import Organisation
 from klantreis.events.models import Event
 from klantreis.events.services import event_record
 from klantreis.planning import routing
 from klantreis.planning.calendar import local
-from klantreis.planning.models import Job, PlanningSettings, Technician
+from klantreis.planning.models import DayPlanRun, Job, PlanningSettings, Technician
 from klantreis.planning.plan import epoch, moment
 from klantreis.planning.selectors import technician_shifts
 from klantreis.planning.travel import Location, travel_source_for
@@ -67,11 +69,29 @@ def _day_jobs(day: date, zone: ZoneInfo) -> list[Job]:
     )
 
 
-def day_reoptimise(*, day: date, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> Outcome:
+def _digest(jobs: Sequence[Job]) -> str:
+    return hashlib.sha256(repr(sorted(_fingerprint(jobs))).encode()).hexdigest()
+
+
+def day_reoptimise(
+    *, day: date, seconds: float = DEFAULT_SECONDS, seed: int = 0, force: bool = False
+) -> Outcome:
+    """Re-plan `day`. Without `force` a day whose jobs did not change since its
+    last run returns at once (a planner's explicit request forces a run)."""
     zone = ZoneInfo(Organisation.current().time_zone)
     jobs = _day_jobs(day, zone)
     if not jobs:
         return Outcome(day, 0, False, "no jobs", 0, 0)
+    if not force and DayPlanRun.objects.filter(day=day, fingerprint=_digest(jobs)).exists():
+        return Outcome(day, len(jobs), False, "unchanged since the last run", 0, 0)
+    outcome = _reoptimise(day=day, zone=zone, jobs=jobs, seconds=seconds, seed=seed)
+    DayPlanRun.objects.update_or_create(
+        day=day, defaults={"fingerprint": _digest(_day_jobs(day, zone)), "finished_at": clock.now()}
+    )
+    return outcome
+
+
+def _reoptimise(*, day: date, zone: ZoneInfo, jobs: list[Job], seconds: float, seed: int) -> Outcome:
     technicians = list(
         Technician.objects.filter(
             active=True, firm__in={job.technician.firm_id for job in jobs if job.technician}

@@ -346,7 +346,9 @@ def board_pin(request: HtmxHttpRequest) -> HttpResponse:
         "technician": technician.name,
     }
     try:
-        replanned = outcome_text(day_reoptimise(day=day, seconds=PIN_SOLVE_SECONDS), after_pin=True)
+        replanned = outcome_text(
+            day_reoptimise(day=day, seconds=PIN_SOLVE_SECONDS, force=True), after_pin=True
+        )
     except TravelTimeError:
         replanned = _("The rest of the day could not be re-planned now: travel times are unavailable.")
     return _done(request, day=day, zone=zone, notice=f"{pinned} {replanned}")
@@ -361,7 +363,7 @@ def board_replan(request: HtmxHttpRequest) -> HttpResponse:
         today = clock.now().astimezone(zone).date()
         return _render(request, day=today, zone=zone, error=_("The board's day is missing."), status=422)
     try:
-        notice = outcome_text(day_reoptimise(day=day, seconds=DEFAULT_SECONDS))
+        notice = outcome_text(day_reoptimise(day=day, seconds=DEFAULT_SECONDS, force=True))
     except TravelTimeError:
         return _render(
             request,

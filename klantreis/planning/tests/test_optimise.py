@@ -124,6 +124,18 @@ def test_an_already_good_plan_is_left_alone(crossed):
 
     outcome = optimise.day_reoptimise(day=WEDNESDAY, seconds=1)
 
+    assert (outcome.applied, outcome.reason) == (False, "unchanged since the last run")
+    assert Event.objects.count() == events
+
+
+def test_a_changed_day_is_solved_again_and_a_good_plan_stays(crossed):
+    west, east, jobs = crossed
+    optimise.day_reoptimise(day=WEDNESDAY, seconds=1)
+    Job.objects.filter(pk=jobs["west-2"].pk).update(status="cancelled")
+    events = Event.objects.count()
+
+    outcome = optimise.day_reoptimise(day=WEDNESDAY, seconds=1)
+
     assert (outcome.applied, outcome.reason) == (False, "no shorter plan")
     assert Event.objects.count() == events
 
