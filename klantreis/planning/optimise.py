@@ -26,7 +26,7 @@ from klantreis.events.services import event_record
 from klantreis.planning import routing
 from klantreis.planning.calendar import local
 from klantreis.planning.models import DayPlanRun, Job, PlanningSettings, Technician
-from klantreis.planning.plan import epoch, moment
+from klantreis.planning.plan import epoch, moment, technician_ends
 from klantreis.planning.selectors import technician_shifts
 from klantreis.planning.travel import Location, travel_source_for
 
@@ -115,12 +115,7 @@ def _reoptimise(*, day: date, zone: ZoneInfo, jobs: list[Job], seconds: float, s
     vehicle_of: dict[str, Technician] = {}
     pieces_of: dict[int, list[str]] = defaultdict(list)
     for technician in technicians:
-        start = at(Location(technician.start_latitude, technician.start_longitude))
-        end = (
-            at(Location(technician.end_latitude, technician.end_longitude))
-            if technician.end_latitude is not None and technician.end_longitude is not None
-            else start
-        )
+        start, end = (at(location) for location in technician_ends(technician))
         for number, piece in enumerate(shifts.get((technician.pk, day), [])):
             vehicle_id = f"{technician.pk}:{number}"
             vehicles.append(
@@ -197,12 +192,7 @@ def _current_travel(
         )
         if not route:
             continue
-        home = index[Location(technician.start_latitude, technician.start_longitude)]
-        end = (
-            index[Location(technician.end_latitude, technician.end_longitude)]
-            if technician.end_latitude is not None and technician.end_longitude is not None
-            else home
-        )
+        home, end = (index[location] for location in technician_ends(technician))
         path = [
             home,
             *(index[Location(j.request.home.latitude, j.request.home.longitude)] for j in route),

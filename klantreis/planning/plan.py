@@ -80,6 +80,14 @@ def home_location(request: RepairRequest) -> Location:
     return Location(request.home.latitude, request.home.longitude)
 
 
+def technician_ends(technician: Technician) -> tuple[Location, Location]:
+    """Where a technician's day starts and ends (the end defaults to the start)."""
+    start = Location(technician.start_latitude, technician.start_longitude)
+    if technician.end_latitude is None or technician.end_longitude is None:
+        return start, start
+    return start, Location(technician.end_latitude, technician.end_longitude)
+
+
 def job_minutes(job: Job) -> int:
     return job.duration_minutes or job.request.estimated_minutes
 
@@ -108,12 +116,7 @@ def plan_for(
     routes: list[RouteState] = []
     travel = SourceTravel(travel_source_for(settings))
     for technician in technicians:
-        start_location = Location(technician.start_latitude, technician.start_longitude)
-        end_location = (
-            Location(technician.end_latitude, technician.end_longitude)
-            if technician.end_latitude is not None and technician.end_longitude is not None
-            else start_location
-        )
+        start_location, end_location = technician_ends(technician)
         for day in days:
             for piece in shifts.get((technician.pk, day), []):
                 stops = tuple(

@@ -19,7 +19,7 @@ from klantreis.intake.models import RepairRequest
 from klantreis.intake.services import request_status_change
 from klantreis.planning.eta import estimates
 from klantreis.planning.models import Firm, Job, PlanningSettings, Technician
-from klantreis.planning.plan import SourceTravel, epoch, moment, plan_for
+from klantreis.planning.plan import SourceTravel, epoch, moment, plan_for, technician_ends
 from klantreis.planning.selectors import BOOKABLE_STATUSES, technician_list_for_specialism, technician_shifts
 from klantreis.planning.slots import PlannedStop, RouteDay, RouteState, book, offer_slots
 from klantreis.planning.tasks import day_reoptimise_task
@@ -499,12 +499,7 @@ def _day_retime(*, technician: Technician, day: date, zone: ZoneInfo) -> None:
     pieces = technician_shifts(technicians=[technician], days=[day], zone=zone).get((technician.pk, day), [])
     shift_start = epoch(pieces[0].start) if pieces else epoch(start_of_day)
     shift_end = epoch(pieces[-1].end) if pieces else epoch(start_of_day + timedelta(days=1))
-    home = Location(technician.start_latitude, technician.start_longitude)
-    end = (
-        Location(technician.end_latitude, technician.end_longitude)
-        if technician.end_latitude is not None and technician.end_longitude is not None
-        else home
-    )
+    home, end = technician_ends(technician)
     stops = []
     for job in jobs:
         if job.visit_start is None or job.visit_end is None:  # filtered above
