@@ -85,6 +85,7 @@ class Haversine:
     """Locations are indices into the coordinate arrays."""
 
     def __init__(self, latitudes: np.ndarray, longitudes: np.ndarray) -> None:
+        self.degrees = (latitudes, longitudes)
         self.lat = np.radians(latitudes)
         self.lon = np.radians(longitudes)
         self.cos_lat = np.cos(self.lat)
@@ -213,6 +214,47 @@ def book_against_rebuild(week: Week, samples: int = 500, rounds: int = 20) -> tu
     return statistics.median(timings[incremental]), statistics.median(timings[rebuild])
 
 
+def through_product_travel(week: Week, offers: list[list[SlotOffer]]) -> dict[str, Any]:
+    """The same queries with the product's travel source (`HaversineSource`, same
+    parameters) and its `Location` objects as the locations: time, and whether every
+    answer equals the one given with this file's formula."""
+    from klantreis.planning.travel import HaversineSource, Location
+
+    source = HaversineSource(CIRCUITY, SPEED_KMH)
+
+    def travel(origins: Any, destinations: Any) -> Any:
+        return source.matrix(origins, destinations).durations
+
+    latitudes, longitudes = week.travel.degrees
+    where = [Location(float(a), float(b)) for a, b in zip(latitudes, longitudes, strict=True)]
+
+    def moved(state: RouteState) -> RouteState:
+        day = state.route
+        day = replace(
+            day,
+            start_location=where[day.start_location],
+            end_location=where[day.end_location],
+            stops=tuple(replace(stop, location=where[stop.location]) for stop in day.stops),
+        )
+        return RouteState.from_route(day, travel=travel)
+
+    routes = [moved(state) for state in week.routes]
+    times, same = [], 0
+    gc.collect()
+    for request, expected in zip(week.queries, offers, strict=True):
+        asked = replace(request, location=where[request.location])
+        started = time.perf_counter()
+        answer = offer_slots(routes=routes, request=asked, blocks=week.blocks, travel=travel)
+        times.append((time.perf_counter() - started) * 1000)
+        same += answer == expected
+    return {
+        "p50_ms": round(statistics.median(times), 3),
+        "p95_ms": round(percentile(times, 95), 3),
+        "max_ms": round(max(times), 3),
+        "identical_answers": same,
+    }
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
@@ -248,7 +290,7 @@ def worse_pct(offered: list[SlotOffer], exact: list[SlotOffer]) -> float:
 
 
 def run_case(
-    technicians: int, jobs: int, queries: int, sample: int, repeats: int, seed: int
+    technicians: int, jobs: int, queries: int, sample: int, repeats: int, seed: int, product_travel: bool
 ) -> dict[str, Any]:
     started = time.perf_counter()
     week = generate(technicians, jobs, queries, seed)
@@ -334,6 +376,12 @@ def run_case(
         f"(engine {case['engine_p50_ms_on_sample']:.2f} ms, x{case['speedup_p50']}), "
         f"{mismatched} mismatched, worse_than_exact {case['worse_than_exact_pct']}%"
     )
+    if product_travel:
+        case["product_travel"] = through_product_travel(week, offers)
+        print(
+            "  through klantreis.planning.travel: p50 {p50_ms:.2f} ms  p95 {p95_ms:.2f} ms, "
+            "{identical_answers} identical answers".format(**case["product_travel"])
+        )
     return case
 
 
@@ -364,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the queries (median)")
     parser.add_argument(
+        "--product-travel",
+        action="store_true",
+        help="also answer the queries through klantreis.planning.travel's HaversineSource",
+    )
+    parser.add_argument(
         "--fill",
         type=float,
         default=1.0,
@@ -380,7 +433,15 @@ def main(argv: list[str] | None = None) -> int:
     queries = QUICK_QUERIES if args.quick else QUERIES
     samples = QUICK_EXACT_SAMPLE if args.quick else EXACT_SAMPLE
     cases = [
-        run_case(technicians, round(jobs * args.fill), queries, samples[technicians], args.repeats, args.seed)
+        run_case(
+            technicians,
+            round(jobs * args.fill),
+            queries,
+            samples[technicians],
+            args.repeats,
+            args.seed,
+            args.product_travel,
+        )
         for technicians, jobs in CASES
     ]
     info["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
