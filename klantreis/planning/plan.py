@@ -92,6 +92,12 @@ def job_minutes(job: Job) -> int:
     return job.duration_minutes or job.request.estimated_minutes
 
 
+def _route_order(job: Job) -> tuple[datetime, bool, int, datetime]:
+    assert job.visit_start is not None  # noqa: S101 - job_list_planned filters on a window
+    day = job.visit_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (day, job.route_position is None, job.route_position or 0, job.visit_start)
+
+
 def plan_for(
     *, request: RepairRequest, now: datetime, technicians: Sequence[Technician] | None = None
 ) -> Plan:
@@ -109,9 +115,13 @@ def plan_for(
     for job in job_list_planned(
         technicians=technicians, start=window.start - timedelta(days=1), end=window.end
     ):
-        assert job.technician_id is not None  # noqa: S101 - filtered on technician
-        jobs_by_technician[job.technician_id].append(job)
-        jobs[job.pk] = job
+        if job.technician_id is not None:
+            jobs_by_technician[job.technician_id].append(job)
+            jobs[job.pk] = job
+    for planned in jobs_by_technician.values():
+        # The stored route order decides (two jobs in one block may be in
+        # either order); jobs never routed go by their window.
+        planned.sort(key=_route_order)
 
     routes: list[RouteState] = []
     travel = SourceTravel(travel_source_for(settings))
