@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "klantreis.customers",
     "klantreis.intake",
     "klantreis.planning",
+    "klantreis.messaging",
+    "klantreis.journeys",
     "klantreis.portal",
     "klantreis.workspace",
     "klantreis.demo",

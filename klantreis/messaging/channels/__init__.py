@@ -1,0 +1,1 @@
+"""Messaging channels, one folder each behind the interface in `base`."""
