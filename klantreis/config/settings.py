@@ -234,6 +234,15 @@ else:
     }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "klantreis <noreply@localhost>")
 
+# Messaging channels (docs/configuration.md). E-mail and the portal inbox
+# always work; SMS and WhatsApp are on when their provider is configured.
+MESSAGING_CHANNELS: dict[str, dict[str, Any]] = {
+    "email": {"BACKEND": "klantreis.messaging.channels.email.EmailChannel", "OPTIONS": {}},
+    "inapp": {"BACKEND": "klantreis.messaging.channels.inapp.InAppChannel", "OPTIONS": {}},
+}
+# How many touchpoints one dispatch task carries out (one SMTP connection each).
+KLANTREIS_DISPATCH_BATCH = env_int("KLANTREIS_DISPATCH_BATCH", 100)
+
 # The clock: "system" reads the real time; "demo" adds an offset kept in the
 # database so the demo's clock control can move time forward.
 KLANTREIS_CLOCK = env_str("KLANTREIS_CLOCK", "demo" if DEMO else "system")

@@ -82,6 +82,12 @@ class Customer(models.Model):
         default=False,
         help_text=_("Low digital skills: offer a person, keep messages plain."),
     )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="Europe/Amsterdam",
+        help_text=_("Messages are timed in this zone: quiet hours, 'the evening before'."),
+    )
     birth_year = models.PositiveSmallIntegerField(_("year of birth"), null=True, blank=True)
     homes = models.ManyToManyField(Home, through="Tenancy", related_name="customers")
 

@@ -34,3 +34,14 @@ def event_record(
         layer=layer,
         attributes=attributes or {},
     )
+
+
+def event_record_many(events: list[Event]) -> list[Event]:
+    """Write several unsaved events at once (the dispatcher records a batch of
+    sends this way). Same rule as `event_record`: inside the change's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("event_record_many must run inside the transaction of the change it records")
+    for event in events:
+        if event.pk is not None or not event.case_id or not event.activity:
+            raise ValueError("event_record_many takes new events with a case and an activity")
+    return Event.objects.bulk_create(events)

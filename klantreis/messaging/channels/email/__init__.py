@@ -1,0 +1,86 @@
+"""E-mail over Django's mail framework (SMTP in production, the outbox in the demo).
+
+The idempotency key becomes the Message-ID, so a message repeated after a
+crash between the SMTP server's acceptance and our commit carries the same
+Message-ID and can be recognised as a duplicate by whoever receives it.
+SMTP acceptance is as far as delivery can be followed: a send is final.
+"""
+
+import smtplib
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, mailers
+
+from klantreis.messaging.channels.base import (
+    ChannelError,
+    DeliveryReport,
+    OutgoingMessage,
+    SendResult,
+    WebhookError,
+    WebhookRequest,
+)
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self, *, mailer: str = "default", from_email: str | None = None) -> None:
+        self.mailer = mailer
+        self.from_email = from_email
+
+    def _email(self, message: OutgoingMessage) -> EmailMultiAlternatives:
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            from_email=self.from_email or settings.DEFAULT_FROM_EMAIL,
+            to=[message.to],
+            headers={"Message-ID": f"<{message.idempotency_key}@klantreis>"},
+        )
+        if message.html:
+            email.attach_alternative(message.html, "text/html")
+        for attachment in message.attachments:
+            email.attach(attachment.filename, attachment.content, attachment.mimetype)
+        return email
+
+    def send_many(self, messages: Sequence[OutgoingMessage]) -> list[SendResult | ChannelError]:
+        results: list[SendResult | ChannelError] = []
+        backend = mailers[self.mailer]
+        try:
+            backend.open()
+        except (OSError, smtplib.SMTPException) as error:
+            return [ChannelError(f"cannot reach the mail server: {error}", permanent=False) for _ in messages]
+        try:
+            for message in messages:
+                try:
+                    backend.send_messages([self._email(message)])
+                except smtplib.SMTPRecipientsRefused as error:
+                    results.append(ChannelError(f"address refused: {error.recipients}", permanent=True))
+                except smtplib.SMTPResponseException as error:
+                    permanent = 500 <= error.smtp_code < 600
+                    results.append(
+                        ChannelError(f"{error.smtp_code} {error.smtp_error!r}", permanent=permanent)
+                    )
+                except (TimeoutError, OSError, smtplib.SMTPException) as error:
+                    results.append(ChannelError(f"mail server: {error}", permanent=False))
+                    # The connection is gone: reopen for the rest.
+                    try:
+                        backend.close()
+                        backend.open()
+                    except (OSError, smtplib.SMTPException):
+                        results.extend(
+                            ChannelError("cannot reach the mail server", permanent=False)
+                            for _ in messages[len(results) :]
+                        )
+                        break
+                else:
+                    results.append(SendResult(provider_message_id=message.idempotency_key, final=True))
+        finally:
+            try:
+                backend.close()
+            except (OSError, smtplib.SMTPException):
+                pass
+        return results
+
+    def parse_webhook(self, request: WebhookRequest) -> list[DeliveryReport]:
+        raise WebhookError("e-mail has no delivery webhook")
