@@ -418,25 +418,42 @@ def test_a_replayed_callback_parses_the_same(twilio: FakeTwilio, channel: Twilio
     assert channel.parse_webhook(request) == channel.parse_webhook(request)
 
 
+@pytest.mark.parametrize(
+    ("signed_url", "called_url"),
+    [
+        ("https://klantreis.example:443/webhooks/sms", "https://klantreis.example/webhooks/sms"),
+        ("https://klantreis.example/webhooks/sms", "https://klantreis.example:443/webhooks/sms"),
+        ("http://klantreis.example:80/webhooks/sms?a=1", "http://klantreis.example/webhooks/sms?a=1"),
+    ],
+)
 def test_the_signature_holds_with_or_without_the_default_port(
-    twilio: FakeTwilio, channel: TwilioSmsChannel
+    twilio: FakeTwilio, channel: TwilioSmsChannel, signed_url: str, called_url: str
 ) -> None:
     sid = sent(twilio, channel)
-    signed_with_port = twilio.status_callback(
-        sid, "delivered", url="https://klantreis.example:443/webhooks/sms"
-    )
-    request = signed_with_port.as_request()
+    request = twilio.status_callback(sid, "delivered", url=signed_url).as_request()
 
     reports = channel.parse_webhook(
-        WebhookRequest(
-            method="POST",
-            url="https://klantreis.example/webhooks/sms",
-            headers=request.headers,
-            body=request.body,
-        )
+        WebhookRequest(method="POST", url=called_url, headers=request.headers, body=request.body)
     )
 
     assert [report.status for report in reports] == ["delivered"]
+
+
+def test_another_port_is_another_url(twilio: FakeTwilio, channel: TwilioSmsChannel) -> None:
+    sid = sent(twilio, channel)
+    request = twilio.status_callback(
+        sid, "delivered", url="https://klantreis.example:8443/webhooks/sms"
+    ).as_request()
+
+    with pytest.raises(WebhookError, match="does not match"):
+        channel.parse_webhook(
+            WebhookRequest(
+                method="POST",
+                url="https://klantreis.example/webhooks/sms",
+                headers=request.headers,
+                body=request.body,
+            )
+        )
 
 
 def with_headers(webhook: SignedWebhook, **changes: str | None) -> WebhookRequest:
