@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "klantreis.planning",
     "klantreis.messaging",
     "klantreis.journeys",
+    "klantreis.feedback",
     "klantreis.portal",
     "klantreis.workspace",
     "klantreis.demo",

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("klantreis.accounts.urls")),
     path("portal/", include("klantreis.portal.urls")),
+    path("survey/", include("klantreis.feedback.urls")),
     path("desk/", include("klantreis.workspace.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
