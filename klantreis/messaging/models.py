@@ -41,6 +41,9 @@ class Message(models.Model):
     text = models.TextField(_("text"))
     html = models.TextField(_("HTML"), blank=True)
     attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    # Essential messages (confirmations, "on my way") are always sent and do
+    # not count against a customer's frequency cap.
+    essential = models.BooleanField(_("essential"), default=False)
     # The channels still to try, in order, when this one fails or is not
     # delivered within `fallback_after`.
     fallback_channels = models.JSONField(default=list, blank=True)

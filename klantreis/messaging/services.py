@@ -65,6 +65,7 @@ class MessageDraft:
     attachments: tuple[Attachment, ...] = ()
     fallback_after: timedelta | None = None
     status_callback_url: str = ""
+    essential: bool = False
 
 
 def recipient_for(*, customer: Customer, channel: str) -> str | None:
@@ -130,6 +131,7 @@ def messages_prepare(*, drafts: Sequence[MessageDraft]) -> list[Message]:
                 ],
                 fallback_channels=channels[1:],
                 fallback_after=draft.fallback_after,
+                essential=draft.essential,
                 created_at=now,
             )
         )
@@ -320,6 +322,7 @@ def _fallback_create(message: Message, *, now: datetime) -> Message | None:
             text=message.text,
             html=message.html,
             attachments=message.attachments,
+            essential=message.essential,
             fallback_channels=remaining,
             fallback_after=message.fallback_after,
             fallback_of=message,
