@@ -9,7 +9,7 @@ engine (`planning.slots`) does the arithmetic.
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -20,7 +20,12 @@ from klantreis.core.models import Organisation
 from klantreis.intake.models import RepairRequest
 from klantreis.planning.calendar import Interval, day_blocks, local
 from klantreis.planning.models import Job, PlanningSettings, Technician
-from klantreis.planning.selectors import job_list_planned, technician_list_for_specialism, technician_shifts
+from klantreis.planning.selectors import (
+    job_list_planned,
+    technician_list_for_specialism,
+    technician_shifts,
+    technician_whereabouts,
+)
 from klantreis.planning.slots import Block, NewJob, PlannedStop, RouteDay, RouteState, offer_slots
 from klantreis.planning.travel import Location, TravelTimeSource, travel_source_for
 
@@ -98,24 +103,73 @@ def _route_order(job: Job) -> tuple[datetime, bool, int, datetime]:
     return (day, job.route_position is None, job.route_position or 0, job.visit_start)
 
 
-def plan_for(
-    *, request: RepairRequest, now: datetime, technicians: Sequence[Technician] | None = None
-) -> Plan:
-    settings = PlanningSettings.current()
-    zone = ZoneInfo(Organisation.current().time_zone)
-    days, window = planning_days(
-        urgency=request.urgency, now=now, zone=zone, horizon_days=settings.horizon_days
+def _stop(job: Job, window_start: datetime, window_end: datetime) -> PlannedStop:
+    window = (epoch(window_start), epoch(window_end))
+    if job.pinned and job.planned_start is not None:
+        # A planner fixed the time: booking around it must not move it (the
+        # re-optimisation and job_pin's re-timing keep it too).
+        window = (epoch(job.planned_start), epoch(job.planned_start))
+    return PlannedStop(
+        job_id=job.pk,
+        location=home_location(job.request),
+        service_seconds=job_minutes(job) * 60,
+        window_start=window[0],
+        window_end=window[1],
     )
-    if technicians is None:
-        technicians = list(technician_list_for_specialism(specialism=request.specialism))
-    skill = request.specialism.code
+
+
+def _piece_of(job: Job, pieces: Sequence[Interval]) -> int | None:
+    """The piece of a technician's shift a job is served in: the one its
+    planned start falls in, else the first its window overlaps (a window
+    may start before the shift does: 08:00-10:00 for a shift from 09:00)."""
+    if job.visit_start is None or job.visit_end is None:
+        return None
+    if job.planned_start is not None:
+        for number, piece in enumerate(pieces):
+            if piece.start <= job.planned_start < piece.end:
+                return number
+    for number, piece in enumerate(pieces):
+        if piece.start <= job.visit_end and job.visit_start < piece.end:
+            return number
+    return None
+
+
+def route_states(
+    *,
+    technicians: Sequence[Technician],
+    days: Sequence[date],
+    now: datetime,
+    zone: ZoneInfo,
+    travel: SourceTravel,
+    skills: frozenset[str] = frozenset(),
+    without_job: int | None = None,
+) -> tuple[list[RouteState], dict[int, Job]]:
+    """Each technician's route per day and piece of shift, from the stored
+    plan (open jobs in route order), and the jobs on them by pk.
+
+    Today's routes are what is left of the day (the engine's contract,
+    `planning.slots`): they start at max(shift start, now) from where the
+    technician is now (`technician_whereabouts`: last position or last
+    finished visit of today, else their start location); a visit under way
+    keeps them at its address until its planned end and is not a stop, and
+    finished visits are no stops either (only open jobs are). A piece of
+    today's shift that is over is left out, unless it still holds promised
+    visits: then it stays, late, and is never offered more work.
+    `without_job` is left out of every route (the job being moved)."""
+    if not technicians or not days:
+        return [], {}
     shifts = technician_shifts(technicians=technicians, days=days, zone=zone)
+    today = now.astimezone(zone).date()
+    whereabouts = technician_whereabouts(technicians=technicians, now=now, zone=zone) if today in days else {}
+    skipped = {without_job} | {place.visit for place in whereabouts.values()}
     jobs_by_technician: dict[int, list[Job]] = defaultdict(list)
     jobs: dict[int, Job] = {}
     for job in job_list_planned(
-        technicians=technicians, start=window.start - timedelta(days=1), end=window.end
+        technicians=technicians,
+        start=local(min(days), time(0), zone),
+        end=local(max(days) + timedelta(days=1), time(0), zone),
     ):
-        if job.technician_id is not None:
+        if job.technician_id is not None and job.pk not in skipped:
             jobs_by_technician[job.technician_id].append(job)
             jobs[job.pk] = job
     for planned in jobs_by_technician.values():
@@ -124,36 +178,72 @@ def plan_for(
         planned.sort(key=_route_order)
 
     routes: list[RouteState] = []
-    travel = SourceTravel(travel_source_for(settings))
     for technician in technicians:
         start_location, end_location = technician_ends(technician)
+        here = whereabouts.get(technician.pk)
         for day in days:
-            for piece in shifts.get((technician.pk, day), []):
-                stops = tuple(
-                    PlannedStop(
-                        job_id=job.pk,
-                        location=home_location(job.request),
-                        service_seconds=job_minutes(job) * 60,
-                        window_start=epoch(job.visit_start),
-                        window_end=epoch(job.visit_end),
-                    )
-                    for job in jobs_by_technician[technician.pk]
-                    if job.visit_start is not None
-                    and job.visit_end is not None
-                    and piece.start <= job.visit_start < piece.end
-                )
+            busy_until = max(now, here.busy_until) if here is not None and here.busy_until else now
+            placed = False
+            pieces = shifts.get((technician.pk, day), [])
+            by_piece: dict[int, list[PlannedStop]] = defaultdict(list)
+            for job in jobs_by_technician[technician.pk]:
+                number = _piece_of(job, pieces)
+                if number is not None and job.visit_start is not None and job.visit_end is not None:
+                    by_piece[number].append(_stop(job, job.visit_start, job.visit_end))
+            for number, piece in enumerate(pieces):
+                stops = tuple(by_piece[number])
+                shift_start, origin = piece.start, start_location
+                if day == today:
+                    if piece.end <= busy_until:
+                        if not stops:
+                            continue
+                        shift_start = piece.end
+                    else:
+                        shift_start = max(piece.start, busy_until)
+                        if here is not None and not placed:
+                            origin, placed = here.location, True
                 route = RouteDay(
                     technician_id=technician.pk,
                     day=day,
-                    shift_start=epoch(piece.start),
+                    shift_start=epoch(shift_start),
                     shift_end=epoch(piece.end),
-                    start_location=start_location,
+                    start_location=origin,
                     end_location=end_location,
-                    skills=frozenset({skill}),
+                    skills=skills,
                     stops=stops,
                 )
                 routes.append(RouteState.from_route(route, travel=travel))
+    return routes, jobs
 
+
+def plan_for(
+    *,
+    request: RepairRequest,
+    now: datetime,
+    technicians: Sequence[Technician] | None = None,
+    without_job: int | None = None,
+) -> Plan:
+    """What offering `request` a time block needs. `without_job`: a job of
+    the request being moved, taken off its route first (so it may move
+    within its own technician's day too)."""
+    settings = PlanningSettings.current()
+    zone = ZoneInfo(Organisation.current().time_zone)
+    days, window = planning_days(
+        urgency=request.urgency, now=now, zone=zone, horizon_days=settings.horizon_days
+    )
+    if technicians is None:
+        technicians = list(technician_list_for_specialism(specialism=request.specialism))
+    skill = request.specialism.code
+    travel = SourceTravel(travel_source_for(settings))
+    routes, jobs = route_states(
+        technicians=technicians,
+        days=days,
+        now=now,
+        zone=zone,
+        travel=travel,
+        skills=frozenset({skill}),
+        without_job=without_job,
+    )
     blocks = [
         Block(epoch(block.start), epoch(block.end))
         for day in days
@@ -200,11 +290,16 @@ class Slot:
         return f"{epoch(self.start)}-{epoch(self.end)}"
 
 
-def slot_offer_list(*, request: RepairRequest, now: datetime) -> list[Slot]:
+def slot_offer_list(*, request: RepairRequest, now: datetime, moving: Job | None = None) -> list[Slot]:
     """The time blocks a qualified technician can still keep for `request`,
-    by start; empty means no capacity (the customer is asked to call)."""
-    plan = plan_for(request=request, now=now)
-    offers = offer_slots(routes=plan.routes, request=plan.job, blocks=plan.blocks, travel=plan.travel)
+    by start; empty means no capacity (the customer is asked to call).
+    `moving`: the request's booked job, to offer the blocks it can move to
+    (`appointment_reschedule`)."""
+    plan = plan_for(request=request, now=now, without_job=moving.pk if moving is not None else None)
+    job = plan.job
+    if moving is not None:
+        job = replace(job, service_seconds=job_minutes(moving) * 60)
+    offers = offer_slots(routes=plan.routes, request=job, blocks=plan.blocks, travel=plan.travel)
     return [
         Slot(
             start=moment(offer.window_start),

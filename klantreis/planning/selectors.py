@@ -82,6 +82,75 @@ def job_list_planned(*, technicians: Sequence[Technician], start: datetime, end:
     )
 
 
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where a technician is today, as far as the plan knows: at the visit
+    under way (`busy_until` its planned end, `visit` its job), else the most
+    recent of their last reported position and their last finished visit."""
+
+    location: Location
+    busy_until: datetime | None = None
+    visit: int | None = None
+
+
+# A visit was made (the technician was at the address) when it ended so.
+VISITED_STATUSES = frozenset({Job.Status.FIXED, Job.Status.NOT_FIXED, Job.Status.NOT_HOME})
+
+
+def technician_whereabouts(
+    *, technicians: Sequence[Technician], now: datetime, zone: ZoneInfo
+) -> dict[int, Whereabouts]:
+    """Today's whereabouts of the technicians about whom today says anything
+    (one query; the positions are on the technicians). Yesterday's position
+    or visit says nothing about today."""
+    day_start = local(now.astimezone(zone).date(), time(0), zone)
+    jobs = Job.objects.filter(technician__in=technicians).filter(
+        Q(status__in=VISITED_STATUSES, completed_at__gte=day_start, completed_at__lte=now)
+        | Q(status=Job.Status.OPEN, arrived_at__gte=day_start, arrived_at__lte=now)
+    )
+    finished: dict[int, tuple[datetime, Location]] = {}
+    under_way: dict[int, tuple[datetime, Job]] = {}
+    for job in jobs.select_related("request__home", "request").order_by("pk"):
+        technician_id = job.technician_id
+        if technician_id is None:  # filtered on the technicians
+            continue
+        if job.status == Job.Status.OPEN and job.arrived_at is not None:
+            if technician_id not in under_way or job.arrived_at > under_way[technician_id][0]:
+                under_way[technician_id] = (job.arrived_at, job)
+        elif job.completed_at is not None:
+            if technician_id not in finished or job.completed_at > finished[technician_id][0]:
+                finished[technician_id] = (job.completed_at, home_of(job))
+    whereabouts: dict[int, Whereabouts] = {}
+    for technician in technicians:
+        if technician.pk in under_way:
+            arrived_at, visit = under_way[technician.pk]
+            minutes = visit.duration_minutes or visit.request.estimated_minutes
+            whereabouts[technician.pk] = Whereabouts(
+                location=home_of(visit), busy_until=arrived_at + timedelta(minutes=minutes), visit=visit.pk
+            )
+            continue
+        known = []
+        if (
+            technician.last_position_at is not None
+            and technician.last_latitude is not None
+            and technician.last_longitude is not None
+            and day_start <= technician.last_position_at <= now
+        ):
+            known.append(
+                (technician.last_position_at, Location(technician.last_latitude, technician.last_longitude))
+            )
+        if technician.pk in finished:
+            known.append(finished[technician.pk])
+        if known:
+            # The later report wins, the phone's position on a tie.
+            whereabouts[technician.pk] = Whereabouts(location=max(known, key=lambda item: item[0])[1])
+    return whereabouts
+
+
+def home_of(job: Job) -> Location:
+    return Location(job.request.home.latitude, job.request.home.longitude)
+
+
 # The request statuses a time block may still be booked for (appointment_book
 # refuses the others).
 BOOKABLE_STATUSES = frozenset({RepairRequest.Status.REGISTERED, RepairRequest.Status.IN_PROGRESS})
