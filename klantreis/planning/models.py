@@ -146,6 +146,16 @@ class PlanningSettings(models.Model):
             "A changed estimate is passed on to the customer's journey only when it moved this much."
         ),
     )
+    change_cutoff = models.TimeField(
+        _("customers change appointments until"),
+        null=True,
+        blank=True,
+        default=time(17, 0),
+        help_text=_(
+            "Local time on the day before the appointment after which customers can no longer move "
+            "or cancel it themselves (staff always can). Empty: customers can change until the visit."
+        ),
+    )
 
     class Meta:
         verbose_name = _("planning settings")

@@ -1,7 +1,9 @@
 """Writes of the planning domain (the foundation part: giving a request to a
 firm and a technician, and recording how a visit ended)."""
 
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -17,11 +19,26 @@ from klantreis.events.models import Event
 from klantreis.events.services import event_record
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.services import request_status_change
+from klantreis.planning.calendar import local
 from klantreis.planning.eta import estimates
 from klantreis.planning.models import Firm, Job, PlanningSettings, Technician
-from klantreis.planning.plan import SourceTravel, epoch, moment, plan_for, technician_ends
-from klantreis.planning.selectors import BOOKABLE_STATUSES, technician_list_for_specialism, technician_shifts
-from klantreis.planning.slots import PlannedStop, RouteDay, RouteState, book, offer_slots
+from klantreis.planning.plan import (
+    Plan,
+    SourceTravel,
+    epoch,
+    job_minutes,
+    moment,
+    plan_for,
+    route_states,
+    technician_ends,
+)
+from klantreis.planning.selectors import (
+    BOOKABLE_STATUSES,
+    VISITED_STATUSES,
+    technician_list_for_specialism,
+    technician_shifts,
+)
+from klantreis.planning.slots import NewJob, PlannedStop, RouteDay, RouteState, SlotOffer, book, offer_slots
 from klantreis.planning.tasks import day_reoptimise_task
 from klantreis.planning.travel import Location, TravelTimeError, travel_source_for
 
@@ -159,17 +176,7 @@ def appointment_book(
         technician_list_for_specialism(specialism=locked_request.specialism).select_for_update(of=("self",))
     )
     plan = plan_for(request=locked_request, now=clock.now(), technicians=technicians)
-    # The block is recognised by its end and its (unclipped) start: the
-    # block under way is offered from "now", which moves while people click.
-    offers = [
-        offer
-        for offer in offer_slots(routes=plan.routes, request=plan.job, blocks=plan.blocks, travel=plan.travel)
-        if offer.block.end == epoch(window_end)
-        and offer.block.start <= epoch(window_start) <= offer.block.end
-    ]
-    if not offers:
-        raise ApplicationError(MESSAGE_SLOT_TAKEN, field="window")
-    offer = offers[0]
+    offer = _offer_for(plan=plan, job=plan.job, window_start=window_start, window_end=window_end)
     window_start, window_end = moment(offer.window_start), moment(offer.window_end)
     technician = plan.technicians[cast(int, offer.technician_id)]
     job = job_create(
@@ -203,6 +210,7 @@ def appointment_book(
         layer=Event.Layer.DIGITAL if channel != Event.Channel.PHONE else Event.Layer.HUMAN,
         attributes={
             "request": locked_request.reference,
+            "customer": locked_request.customer_id,
             "job": job.pk,
             "technician": technician.pk,
             "firm": technician.firm_id,
@@ -210,13 +218,37 @@ def appointment_book(
             "window_end": window_end.isoformat(),
             "planned_start": job.planned_start.isoformat() if job.planned_start else None,
             "added_travel_seconds": offer.added_travel,
+            # A visit that did not fix it (or found nobody home) needs another.
+            "follow_up": locked_request.jobs.filter(status__in=VISITED_STATUSES).exists(),
         },
     )
     # The insertion was the cheapest for this job alone; let the solver
     # look at the whole day again once the booking is committed.
-    day = window_start.astimezone(plan.zone).date().isoformat()
-    transaction.on_commit(lambda: day_reoptimise_task.enqueue(day))
+    _reoptimise_on_commit({window_start.astimezone(plan.zone).date()})
     return job
+
+
+def _offer_for(*, plan: Plan, job: NewJob, window_start: datetime, window_end: datetime) -> SlotOffer:
+    """The offer behind the block the customer chose, if it is still offered.
+
+    The block is recognised by its end and its (unclipped) start: the block
+    under way is offered from "now", which moves while people click (a
+    window that shrank to nothing is gone)."""
+    if window_start.tzinfo is None or window_end.tzinfo is None:
+        raise ValueError("A time block is a pair of aware datetimes.")
+    for offer in offer_slots(routes=plan.routes, request=job, blocks=plan.blocks, travel=plan.travel):
+        if (
+            offer.block.end == epoch(window_end)
+            and offer.block.start <= epoch(window_start) <= offer.block.end
+            and offer.window_start < offer.window_end
+        ):
+            return offer
+    raise ApplicationError(MESSAGE_SLOT_TAKEN, field="window")
+
+
+def _reoptimise_on_commit(days: set[date]) -> None:
+    for day in sorted(days):
+        transaction.on_commit(partial(day_reoptimise_task.enqueue, day.isoformat()))
 
 
 def _route_store(state: RouteState, *, jobs: dict[int, Job]) -> None:
@@ -226,6 +258,253 @@ def _route_store(state: RouteState, *, jobs: dict[int, Job]) -> None:
         planned = moment(start)
         if job.route_position != position or job.planned_start != planned:
             Job.objects.filter(pk=job.pk).update(route_position=position, planned_start=planned)
+
+
+MESSAGE_APPOINTMENT_CLOSED = _("This appointment has already taken place or was cancelled.")
+MESSAGE_NO_APPOINTMENT = _("This job has no appointment to change.")
+MESSAGE_VISIT_UNDER_WAY = _(
+    "The technician is already at work on this appointment; it can no longer be changed."
+)
+MESSAGE_REASON_TOO_LONG = _("The reason may be at most %(max)s characters long.")
+REASON_MAX_LENGTH = 1000
+MESSAGE_CHANGE_TOO_LATE = _(
+    "An appointment can be changed until %(time)s on the day before. Please call us to change it."
+)
+
+
+def _appointment_lock(
+    *, job: Job, qualified: bool = False
+) -> tuple[RepairRequest, dict[int, Technician], list[Technician], Job]:
+    """Lock what changing an appointment touches, in appointment_book's
+    order (the request, then technicians in primary-key order, then the
+    job), so a change and a booking never deadlock and never both take the
+    last capacity. Locks the job's technician and, when `qualified`, every
+    technician who could take the job's request (returned as the list)."""
+    current = Job.objects.only("request_id", "technician_id").get(pk=job.pk)
+    locked_request = (
+        RepairRequest.objects.select_for_update(of=("self",))
+        .select_related("home", "specialism", "customer")
+        .get(pk=current.request_id)
+    )
+    qualified_ids: set[int] = set()
+    if qualified:
+        qualified_ids = set(
+            technician_list_for_specialism(specialism=locked_request.specialism).values_list("pk", flat=True)
+        )
+    wanted = qualified_ids | ({current.technician_id} if current.technician_id is not None else set())
+    technicians = {
+        technician.pk: technician
+        for technician in Technician.objects.filter(pk__in=wanted)
+        .select_related("firm")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    }
+    locked = Job.objects.select_for_update(of=("self",)).get(pk=job.pk)
+    locked.request = locked_request
+    if locked.technician_id is not None and locked.technician_id not in technicians:
+        # A planner pinned the job to someone else between the two reads.
+        technicians[locked.technician_id] = (
+            Technician.objects.select_for_update(of=("self",))
+            .select_related("firm")
+            .get(pk=locked.technician_id)
+        )
+    # Who was deactivated between the two reads can no longer take work.
+    qualified_list = [technicians[pk] for pk in sorted(qualified_ids) if technicians[pk].active]
+    return locked_request, technicians, qualified_list, locked
+
+
+def _appointment_changeable(*, job: Job, actor: User | None, now: datetime, zone: ZoneInfo) -> None:
+    if job.status != Job.Status.OPEN:
+        raise ApplicationError(MESSAGE_APPOINTMENT_CLOSED, field="job")
+    if job.visit_start is None or job.visit_end is None or job.technician_id is None:
+        raise ApplicationError(MESSAGE_NO_APPOINTMENT, field="job")
+    if job.arrived_at is not None:
+        raise ApplicationError(MESSAGE_VISIT_UNDER_WAY, field="job")
+    cutoff = PlanningSettings.current().change_cutoff
+    if cutoff is None or actor is None or actor.role != User.Role.CUSTOMER:
+        return
+    # "No changes after 17:00 the day before": the wall clock of that day,
+    # so across a change to or from summer time too (compared in UTC: Python
+    # compares two times of one zone by their wall clock).
+    day_before = job.visit_start.astimezone(zone).date() - timedelta(days=1)
+    if now.astimezone(UTC) > local(day_before, cutoff, zone).astimezone(UTC):
+        raise ApplicationError(MESSAGE_CHANGE_TOO_LATE % {"time": f"{cutoff:%H:%M}"}, field="job")
+
+
+def _layer(channel: str) -> str:
+    return Event.Layer.HUMAN if channel == Event.Channel.PHONE else Event.Layer.DIGITAL
+
+
+def _self_service(request: RepairRequest, actor: User | None) -> bool:
+    return actor is not None and actor.pk == request.customer.user_id
+
+
+def _piece(state: RouteState) -> tuple[object, date, int]:
+    # Pieces of one technician's day never share an end.
+    return (state.route.technician_id, state.route.day, state.route.shift_end)
+
+
+def _day_routes_store(
+    *,
+    technician: Technician,
+    day: date,
+    now: datetime,
+    zone: ZoneInfo,
+    travel: SourceTravel,
+    skip: set[object],
+) -> None:
+    """Re-time a technician's day from the stored plan (as slot offering
+    sees it) and store it, except the pieces in `skip`."""
+    routes, jobs = route_states(technicians=[technician], days=[day], now=now, zone=zone, travel=travel)
+    for state in routes:
+        if _piece(state) not in skip:
+            _route_store(state, jobs=jobs)
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *, job: Job, window_start: datetime, window_end: datetime, actor: User | None, channel: str
+) -> Job:
+    """Move a booked, open job to the time block [window_start, window_end],
+    which must be offered now with the job taken off its route (it may stay
+    with its technician, earlier or later that day).
+
+    Race-safe as appointment_book: the new place is taken under the same
+    locks, and the old one is given up in the same transaction, so the job
+    is never without a place nor in two. Customers cannot change after the
+    organisation's cut-off on the day before; staff always can."""
+    locked_request, technicians, qualified, locked = _appointment_lock(job=job, qualified=True)
+    now = clock.now()
+    zone = ZoneInfo(Organisation.current().time_zone)
+    _appointment_changeable(job=locked, actor=actor, now=now, zone=zone)
+    if locked_request.status not in BOOKABLE_STATUSES:
+        raise ApplicationError(MESSAGE_NOT_BOOKABLE, field="window")
+    previous_start, previous_end = cast(datetime, locked.visit_start), cast(datetime, locked.visit_end)
+    previous_technician = technicians[cast(int, locked.technician_id)]
+    plan = plan_for(request=locked_request, now=now, technicians=qualified, without_job=locked.pk)
+    # The job keeps its own length (a planner may have set one).
+    moving = replace(plan.job, service_seconds=job_minutes(locked) * 60)
+    offer = _offer_for(plan=plan, job=moving, window_start=window_start, window_end=window_end)
+    technician = plan.technicians[cast(int, offer.technician_id)]
+    booked = book(
+        plan.routes[offer.route_index],
+        offer.position,
+        PlannedStop(
+            job_id=locked.pk,
+            location=moving.location,
+            service_seconds=moving.service_seconds,
+            window_start=offer.window_start,
+            window_end=offer.window_end,
+        ),
+        travel=plan.travel,
+    )
+    locked.technician = technician
+    locked.firm = technician.firm
+    locked.visit_start, locked.visit_end = moment(offer.window_start), moment(offer.window_end)
+    # A pin and the arrival estimates were for the old time.
+    locked.pinned = False
+    locked.on_the_way_at = locked.expected_arrival = locked.eta_published = None
+    locked.save(
+        update_fields=[
+            "technician",
+            "firm",
+            "visit_start",
+            "visit_end",
+            "pinned",
+            "on_the_way_at",
+            "expected_arrival",
+            "eta_published",
+        ]
+    )
+    _route_store(booked, jobs=plan.jobs | {locked.pk: locked})
+    previous_day = previous_start.astimezone(zone).date()
+    _day_routes_store(
+        technician=previous_technician,
+        day=previous_day,
+        now=now,
+        zone=zone,
+        travel=plan.travel,
+        skip={_piece(booked)},
+    )
+    locked.refresh_from_db()
+    event_record(
+        case_id=locked_request.case_id,
+        activity="appointment.rescheduled",
+        actor=actor,
+        channel=channel,
+        layer=_layer(channel),
+        attributes={
+            "request": locked_request.reference,
+            "customer": locked_request.customer_id,
+            "job": locked.pk,
+            "technician": technician.pk,
+            "firm": technician.firm_id,
+            "window_start": locked.visit_start.isoformat() if locked.visit_start else None,
+            "window_end": locked.visit_end.isoformat() if locked.visit_end else None,
+            "previous_technician": previous_technician.pk,
+            "previous_window_start": previous_start.isoformat(),
+            "previous_window_end": previous_end.isoformat(),
+            "planned_start": locked.planned_start.isoformat() if locked.planned_start else None,
+            "self_service": _self_service(locked_request, actor),
+        },
+    )
+    _reoptimise_on_commit({previous_day, offer.day})
+    return locked
+
+
+@transaction.atomic
+def appointment_cancel(*, job: Job, actor: User | None, channel: str, reason: str = "") -> Job:
+    """Cancel a booked, open job: its technician's day is re-timed without
+    it and the request can be booked again. The request stays in progress:
+    the intake's statuses never go back to registered, and in progress is
+    bookable. Customers cannot cancel after the cut-off on the day before;
+    staff always can."""
+    # PostgreSQL stores no NUL character (in text nor in JSON).
+    reason = reason.replace("\x00", "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ApplicationError(MESSAGE_REASON_TOO_LONG % {"max": REASON_MAX_LENGTH}, field="reason")
+    locked_request, technicians, _qualified, locked = _appointment_lock(job=job)
+    now = clock.now()
+    zone = ZoneInfo(Organisation.current().time_zone)
+    _appointment_changeable(job=locked, actor=actor, now=now, zone=zone)
+    window_start, window_end = cast(datetime, locked.visit_start), cast(datetime, locked.visit_end)
+    technician = technicians[cast(int, locked.technician_id)]
+    locked.status = Job.Status.CANCELLED
+    locked.outcome_note = reason
+    locked.save(update_fields=["status", "outcome_note"])
+    day = window_start.astimezone(zone).date()
+    try:
+        _day_routes_store(
+            technician=technician,
+            day=day,
+            now=now,
+            zone=zone,
+            travel=SourceTravel(travel_source_for(PlanningSettings.current())),
+            skip=set(),
+        )
+    except TravelTimeError:
+        # The cancellation holds without travel times; the others' stored
+        # times stay (they could only get earlier) until travel times are back.
+        pass
+    event_record(
+        case_id=locked_request.case_id,
+        activity="appointment.cancelled",
+        actor=actor,
+        channel=channel,
+        layer=_layer(channel),
+        attributes={
+            "request": locked_request.reference,
+            "customer": locked_request.customer_id,
+            "job": locked.pk,
+            "technician": technician.pk,
+            "window_start": window_start.isoformat(),
+            "window_end": window_end.isoformat(),
+            "reason": reason,
+            "self_service": _self_service(locked_request, actor),
+        },
+    )
+    _reoptimise_on_commit({day})
+    return locked
 
 
 MESSAGE_PIN_OTHER_SPECIALISM = _("This technician cannot do this job: the specialism is missing.")
