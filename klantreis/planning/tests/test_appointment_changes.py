@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.db import connection, connections, transaction
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -755,3 +756,20 @@ def test_two_moves_of_one_job_on_postgresql(vera):
     job.refresh_from_db()
     assert (job.visit_start, job.route_position) == (friday_8[0], 0)
     assert Job.objects.filter(visit_start__in=[WEDNESDAY_8[0], THURSDAY_8[0]]).count() == 0
+
+
+def test_the_refusals_read_in_dutch():
+    with translation.override("nl"):
+        assert str(services.MESSAGE_CHANGE_TOO_LATE % {"time": "17:00"}) == (
+            "Een afspraak kunt u wijzigen tot 17:00 uur op de dag ervoor. Bel ons om de afspraak te wijzigen."
+        )
+        assert (
+            str(services.MESSAGE_APPOINTMENT_CLOSED)
+            == "Deze afspraak heeft al plaatsgevonden of is geannuleerd."
+        )
+        assert str(services.MESSAGE_VISIT_UNDER_WAY).startswith("De monteur is al met deze afspraak bezig")
+        assert str(services.MESSAGE_NO_APPOINTMENT).startswith("Voor deze opdracht is geen afspraak")
+        assert (
+            str(services.MESSAGE_REASON_TOO_LONG % {"max": 1000})
+            == "De reden mag hoogstens 1000 tekens lang zijn."
+        )
