@@ -15,6 +15,7 @@ every outcome is written to the event log.
 """
 
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,9 +161,14 @@ def touchpoints_run(*, claim: str) -> int:
                     },
                 )
             )
-        for (row, _), message in zip(batch.drafts, messages, strict=True):
-            row.outcome = f"message {message.pk}"
-        ScheduledTouchpoint.objects.bulk_update(batch.finished, fields=["state", "outcome", "finished_at"])
+        # One UPDATE per distinct outcome (the message is found by its key, tp-<pk>).
+        finished: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for row in batch.finished:
+            finished[(row.state, row.outcome)].append(row.pk)
+        for (state, outcome), pks in finished.items():
+            ScheduledTouchpoint.objects.filter(pk__in=pks).update(
+                state=state, outcome=outcome, finished_at=batch.now, claim=""
+            )
         ScheduledTouchpoint.objects.bulk_update(
             batch.deferred, fields=["state", "claim", "claimed_at", "due_at"]
         )

@@ -8,9 +8,11 @@ SMTP acceptance is as far as delivery can be followed: a send is final.
 
 import smtplib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 
 from klantreis.messaging.channels.base import (
     ChannelError,
@@ -25,9 +27,12 @@ from klantreis.messaging.channels.base import (
 class EmailChannel:
     name = "email"
 
-    def __init__(self, *, mailer: str = "default", from_email: str | None = None) -> None:
+    def __init__(
+        self, *, mailer: str = "default", from_email: str | None = None, connections: int = 4
+    ) -> None:
         self.mailer = mailer
         self.from_email = from_email
+        self.connections = max(1, connections)
 
     def _email(self, message: OutgoingMessage) -> EmailMultiAlternatives:
         email = EmailMultiAlternatives(
@@ -44,6 +49,21 @@ class EmailChannel:
         return email
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[SendResult | ChannelError]:
+        """Over SMTP a batch goes out over a few connections at once (each one
+        waits on the server's replies most of the time); other backends (the
+        demo outbox writes to the database) send in this thread."""
+        parts = min(self.connections, len(messages) // 10)
+        if parts <= 1 or not isinstance(mailers[self.mailer], SmtpBackend):
+            return self._send_sequentially(messages)
+        chunks = [messages[index::parts] for index in range(parts)]
+        with ThreadPoolExecutor(max_workers=parts) as pool:
+            done = list(pool.map(self._send_sequentially, chunks))
+        results: list[SendResult | ChannelError] = [ChannelError("not sent", permanent=False)] * len(messages)
+        for index, chunk_results in enumerate(done):
+            results[index::parts] = chunk_results
+        return results
+
+    def _send_sequentially(self, messages: Sequence[OutgoingMessage]) -> list[SendResult | ChannelError]:
         results: list[SendResult | ChannelError] = []
         backend = mailers[self.mailer]
         try:
