@@ -241,6 +241,49 @@ MESSAGING_CHANNELS: dict[str, dict[str, Any]] = {
     "email": {"BACKEND": "klantreis.messaging.channels.email.EmailChannel", "OPTIONS": {}},
     "inapp": {"BACKEND": "klantreis.messaging.channels.inapp.InAppChannel", "OPTIONS": {}},
 }
+
+
+def env_group(names: list[str]) -> bool:
+    """True when every variable of a provider is set, False when none is; a
+    provider half configured stops the process rather than silently not sending."""
+    missing = [name for name in names if not env_str(name, "")]
+    if missing and len(missing) < len(names):
+        raise ValueError(f"{', '.join(missing)} must be set too (or none of {', '.join(names)})")
+    return not missing
+
+
+# SMS over Twilio: delivery reports arrive at SITE_URL/hooks/sms/twilio/.
+if env_group(["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]):
+    if not (env_str("TWILIO_FROM", "") or env_str("TWILIO_MESSAGING_SERVICE_SID", "")):
+        raise ValueError("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID must be set to send SMS")
+    MESSAGING_CHANNELS["sms"] = {
+        "BACKEND": "klantreis.messaging.channels.sms_twilio.TwilioSmsChannel",
+        "OPTIONS": {
+            "account_sid": env_str("TWILIO_ACCOUNT_SID", ""),
+            "auth_token": env_str("TWILIO_AUTH_TOKEN", ""),
+            "sender": env_str("TWILIO_FROM", ""),
+            "messaging_service_sid": env_str("TWILIO_MESSAGING_SERVICE_SID", ""),
+            "base_url": env_str("TWILIO_BASE_URL", "https://api.twilio.com"),
+            "timeout_seconds": env_int("TWILIO_TIMEOUT", 10),
+        },
+    }
+# WhatsApp over Meta's Cloud API: the app's webhook is SITE_URL/hooks/whatsapp/.
+if env_group(
+    ["WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_TEMPLATE"]
+):
+    MESSAGING_CHANNELS["whatsapp"] = {
+        "BACKEND": "klantreis.messaging.channels.whatsapp_cloud.WhatsAppCloudChannel",
+        "OPTIONS": {
+            "phone_number_id": env_str("WHATSAPP_PHONE_NUMBER_ID", ""),
+            "access_token": env_str("WHATSAPP_ACCESS_TOKEN", ""),
+            "app_secret": env_str("WHATSAPP_APP_SECRET", ""),
+            "template_name": env_str("WHATSAPP_TEMPLATE", ""),
+            "verify_token": env_str("WHATSAPP_VERIFY_TOKEN", ""),
+            "api_version": env_str("WHATSAPP_API_VERSION", "v23.0"),
+            "base_url": env_str("WHATSAPP_BASE_URL", "https://graph.facebook.com"),
+            "timeout_seconds": env_int("WHATSAPP_TIMEOUT", 10),
+        },
+    }
 # How many touchpoints one dispatch task carries out (one SMTP connection each).
 KLANTREIS_DISPATCH_BATCH = env_int("KLANTREIS_DISPATCH_BATCH", 100)
 

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from klantreis.accounts.models import User
@@ -171,6 +173,10 @@ def _outgoing(message: Message) -> OutgoingMessage:
         )
         if message.channel == Message.Channel.EMAIL
         else (),
+        # Twilio reports an SMS's fate only to the callback URL given with each send.
+        status_callback_url=settings.SITE_URL + reverse("messaging:twilio_status")
+        if message.channel == Message.Channel.SMS
+        else "",
     )
 
 
@@ -311,7 +317,9 @@ def _fallback_create(message: Message, *, now: datetime) -> Message | None:
         if recipient is None:
             continue
         return Message.objects.create(
-            idempotency_key=f"{message.idempotency_key}:{channel}"[:80],
+            # "." not ":": e-mail carries the key in its Message-ID, where a
+            # colon is not allowed (RFC 5322 3.6.4) and parsers cut the id short.
+            idempotency_key=f"{message.idempotency_key}.{channel}"[:80],
             customer=customer,
             case_id=message.case_id,
             source=message.source,
