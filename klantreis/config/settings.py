@@ -286,6 +286,8 @@ if env_group(
     }
 # How many touchpoints one dispatch task carries out (one SMTP connection each).
 KLANTREIS_DISPATCH_BATCH = env_int("KLANTREIS_DISPATCH_BATCH", 100)
+# A worker that dies holding touchpoints or a send gives them back after this long.
+KLANTREIS_LEASE_SECONDS = env_int("KLANTREIS_LEASE_SECONDS", 300)
 
 # The clock: "system" reads the real time; "demo" adds an offset kept in the
 # database so the demo's clock control can move time forward.

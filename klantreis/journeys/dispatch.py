@@ -3,7 +3,7 @@
 Claiming is safe with any number of dispatchers: `SELECT … FOR UPDATE SKIP
 LOCKED` on PostgreSQL, a conditional update on SQLite (one writer at a
 time). A claim is a lease: rows a crashed worker held are given back after
-`CLAIM_LEASE` and carried out again; the message rows they wrote keep their
+the lease (`KLANTREIS_LEASE_SECONDS`) and carried out again; the message rows they wrote keep their
 idempotency keys, so a repeat is recognisable (and deduplicated by providers
 that honour the key).
 
@@ -45,7 +45,12 @@ from klantreis.journeys.timing import timing_compute
 from klantreis.messaging.models import Message
 from klantreis.messaging.services import MessageDraft, messages_prepare, messages_send
 
-CLAIM_LEASE = timedelta(minutes=5)
+
+def claim_lease() -> timedelta:
+    """How long a claim holds before it is given back (settings.KLANTREIS_LEASE_SECONDS)."""
+    return timedelta(seconds=settings.KLANTREIS_LEASE_SECONDS)
+
+
 SURVEY_VALID = timedelta(days=14)
 
 
@@ -78,7 +83,7 @@ def touchpoints_reap(*, now: datetime | None = None) -> int:
     """Give back touchpoints whose claim ran out (their worker died)."""
     now = now or clock.now()
     return ScheduledTouchpoint.objects.filter(
-        state=ScheduledTouchpoint.State.CLAIMED, claimed_at__lt=now - CLAIM_LEASE
+        state=ScheduledTouchpoint.State.CLAIMED, claimed_at__lt=now - claim_lease()
     ).update(state=ScheduledTouchpoint.State.SCHEDULED, claim="", claimed_at=None)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +32,13 @@ from klantreis.messaging.channels.registry import channel_get
 from klantreis.messaging.models import Message
 
 MAX_ATTEMPTS = 5
-SENDING_LEASE = timedelta(minutes=5)
+
+
+def sending_lease() -> timedelta:
+    """How long a send may take before it is tried again (settings.KLANTREIS_LEASE_SECONDS)."""
+    return timedelta(seconds=settings.KLANTREIS_LEASE_SECONDS)
+
+
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
 EVENT_CHANNEL = {
     Message.Channel.EMAIL: Event.Channel.EMAIL,
@@ -221,7 +228,7 @@ def messages_send(*, messages: Sequence[Message]) -> None:
         # The lease: if this worker dies before recording the outcome,
         # `messages_retry_due` sends again (same key) once it has run out.
         Message.objects.filter(pk__in=[m.pk for m in sendable]).update(
-            status=Message.Status.SENDING, next_attempt_at=now + SENDING_LEASE
+            status=Message.Status.SENDING, next_attempt_at=now + sending_lease()
         )
     by_channel: dict[str, list[Message]] = defaultdict(list)
     for message in sendable:
@@ -276,24 +283,45 @@ def _outcomes_store(outcomes: list[tuple[Message, SendResult | ChannelError]]) -
                     delay = max(delay, timedelta(seconds=result.retry_after_seconds))
                 message.next_attempt_at = now + delay
                 sent.append(message)
-        Message.objects.bulk_update(
-            [m for m, _ in outcomes],
-            fields=[
-                "status",
-                "attempts",
-                "provider_message_id",
-                "sent_at",
-                "delivered_at",
-                "check_at",
-                "next_attempt_at",
-                "last_error",
-            ],
-        )
+        _outcomes_write([m for m, _ in outcomes])
         event_record_many([e for e in events if e is not None])
         handed_over = [_fallback_create(message, now=now) for message in fallbacks]
     ready = [m for m in handed_over if m is not None]
     if ready:
         messages_send(messages=ready)
+
+
+OUTCOME_FIELDS = (
+    "status",
+    "attempts",
+    "sent_at",
+    "delivered_at",
+    "check_at",
+    "next_attempt_at",
+    "last_error",
+)
+
+
+def _outcomes_write(messages: list[Message]) -> None:
+    """Write a batch's outcomes with one UPDATE per distinct outcome (a batch
+    sent at one moment mostly shares it); `bulk_update`'s CASE per row and
+    field costs more than the send itself at these volumes."""
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    singles: list[Message] = []
+    for message in messages:
+        if message.provider_message_id in ("", message.idempotency_key):
+            values = (*(getattr(message, name) for name in OUTCOME_FIELDS), bool(message.provider_message_id))
+            groups[values].append(message.pk)
+        else:
+            singles.append(message)
+    for values, pks in groups.items():
+        *fields, provider_is_key = values
+        Message.objects.filter(pk__in=pks).update(
+            **dict(zip(OUTCOME_FIELDS, fields, strict=True)),
+            provider_message_id=F("idempotency_key") if provider_is_key else "",
+        )
+    if singles:
+        Message.objects.bulk_update(singles, fields=[*OUTCOME_FIELDS, "provider_message_id"])
 
 
 def _fail(messages: list[Message], *, reason: str, now: datetime) -> None:
@@ -336,7 +364,7 @@ def _fallback_create(message: Message, *, now: datetime) -> Message | None:
             fallback_of=message,
             created_at=now,
             # Sent straight away; should that not happen, the retry loop takes it.
-            next_attempt_at=now + SENDING_LEASE,
+            next_attempt_at=now + sending_lease(),
         )
     return None
 
@@ -418,7 +446,7 @@ def messages_retry_due(*, limit: int = 200) -> int:
             .filter(status__in=[Message.Status.QUEUED, Message.Status.SENDING], next_attempt_at__lte=now)
             .order_by("next_attempt_at")[:limit]
         )
-        Message.objects.filter(pk__in=[m.pk for m in due]).update(next_attempt_at=now + SENDING_LEASE)
+        Message.objects.filter(pk__in=[m.pk for m in due]).update(next_attempt_at=now + sending_lease())
     if due:
         messages_send(messages=due)
     return len(due)
