@@ -71,3 +71,5 @@ bench: .bootstrap/bin/uv
 	$(UV) sync --locked --group bench
 	$(PY) bench/solomon.py --seconds 1
 	$(PY) bench/slots.py
+	@command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; }
+	$(PY) bench/dispatch.py --json bench/results/dispatch.json

@@ -105,3 +105,17 @@ def test_a_valid_edit_becomes_the_next_active_version() -> None:
     assert second.active
     assert JourneyDefinition.objects.filter(key="repair", active=True).count() == 1
     assert definitions_install_defaults() == []  # never overwrites an edited journey
+
+
+@pytest.mark.django_db
+def test_load_journeys_installs_once() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("load_journeys", stdout=out)
+    call_command("load_journeys", stdout=out)
+    assert "installed repair v1" in out.getvalue()
+    assert "nothing to install" in out.getvalue()
+    assert JourneyDefinition.objects.count() == 1
