@@ -125,3 +125,80 @@ class BoardPinForm(forms.Form):
         if match is None:
             raise forms.ValidationError(MESSAGE_BOARD_TIME)
         return local(self.day, time(int(match[1]), int(match[2])), self.zone)
+
+
+MESSAGE_TASK_NOTE_TOO_LONG = _("A note is at most %(limit_value)d characters (this one has %(show_value)d).")
+MESSAGE_QUEUE_UNKNOWN = _("That is not a queue name.")
+QUEUE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+TASK_NOTE_MAX = 2000
+
+
+class TaskQueueFilterForm(forms.Form):
+    """Narrow the task list to one queue; the queues offered are those with open tasks."""
+
+    queue = forms.RegexField(
+        label=_("Queue"),
+        regex=QUEUE_PATTERN,
+        required=False,
+        max_length=40,
+        error_messages={"invalid": MESSAGE_QUEUE_UNKNOWN, "max_length": MESSAGE_QUEUE_UNKNOWN},
+        widget=forms.Select,
+    )
+
+    def __init__(self, data: Any, *, queues: list[tuple[str, str]]) -> None:
+        super().__init__(data)
+        choices = [("", _("all queues")), *queues]
+        chosen = (data or {}).get("queue", "")
+        if chosen and chosen not in {value for value, _label in queues}:
+            # A queue emptied since the link was made still shows as chosen.
+            choices.append((chosen, chosen))
+        self.fields["queue"].widget.choices = choices
+
+
+class TaskDoneForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note (optional)"),
+        required=False,
+        max_length=TASK_NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"max_length": MESSAGE_TASK_NOTE_TOO_LONG},
+    )
+
+
+MESSAGE_DEFINITION_REQUIRED = _("The definition is empty. Write the journey in YAML, or reload the page.")
+MESSAGE_CHANGE_NOTE_TOO_LONG = _(
+    "Say what changed in at most %(limit_value)d characters (this has %(show_value)d)."
+)
+
+
+class JourneyDefinitionForm(forms.Form):
+    """A designer's edit of a journey definition. The text is kept exactly as
+    typed (no stripping), so a refused save shows it again unchanged."""
+
+    source = forms.CharField(
+        label=_("Definition (YAML)"),
+        strip=False,
+        error_messages={"required": MESSAGE_DEFINITION_REQUIRED},
+        widget=forms.Textarea(
+            attrs={
+                "rows": 32,
+                "class": "code-editor",
+                "spellcheck": "false",
+                "autocapitalize": "off",
+                "autocomplete": "off",
+            }
+        ),
+    )
+    note = forms.CharField(
+        label=_("What changed"),
+        help_text=_("A line for the version history, e.g. “reminder at 19:00 instead of 18:00”."),
+        max_length=300,
+        required=False,
+        error_messages={"max_length": MESSAGE_CHANGE_NOTE_TOO_LONG},
+    )
+
+    def clean_source(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF; YAML and the line
+        # numbers in the errors do not care, the stored versions should not either.
+        value: str = self.cleaned_data["source"]
+        return value.replace("\r\n", "\n")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from klantreis.workspace import board, views
+from klantreis.workspace import board, journey_editor, task_queue, views
 
 app_name = "workspace"
 urlpatterns = [
@@ -13,4 +13,9 @@ urlpatterns = [
     path("board/", board.board, name="board"),
     path("board/pin/", board.board_pin, name="board_pin"),
     path("board/replan/", board.board_replan, name="board_replan"),
+    path("tasks/", task_queue.task_list, name="tasks"),
+    path("tasks/<int:task_id>/done/", task_queue.task_done, name="task_done"),
+    path("journeys/", journey_editor.journey_list, name="journeys"),
+    path("journeys/<slug:key>/", journey_editor.journey_edit, name="journey_edit"),
+    path("journeys/<slug:key>/<int:version>/", journey_editor.journey_version, name="journey_version"),
 ]
