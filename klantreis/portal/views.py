@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +28,7 @@ from klantreis.events.models import Event
 from klantreis.intake.forms import report_flow_for
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
+from klantreis.messaging.selectors import inbox_message_list
 from klantreis.planning.forms import AppointmentForm, window_text
 from klantreis.planning.plan import slot_offer_list
 from klantreis.planning.selectors import BOOKABLE_STATUSES, appointment_for_request, job_open_for_request
@@ -78,11 +80,16 @@ def sign_in_link(request: HttpRequest, token: str) -> HttpResponse:
     return redirect(target or "portal:home")
 
 
+INBOX_PAGE = 10
+
+
 @role_required(Role.CUSTOMER)
 def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
+    customer = _customer(request)
     requests = request_list_for(user=user)
-    return render(request, "portal/home.html", {"requests": requests, "customer": _customer(request)})
+    inbox = Paginator(inbox_message_list(customer=customer), INBOX_PAGE).get_page(request.GET.get("page"))
+    return render(request, "portal/home.html", {"requests": requests, "customer": customer, "inbox": inbox})
 
 
 @role_required(Role.CUSTOMER)
@@ -125,6 +132,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "photo_url": "portal:request_photo",
             "appointment": appointment_for_request(request=repair),
             "can_book": _can_book(repair),
+            "inbox": inbox_message_list(customer=_customer(request), case_id=repair.case_id)[:INBOX_PAGE],
         },
     )
 
