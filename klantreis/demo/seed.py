@@ -43,6 +43,7 @@ from klantreis.demo import people, texts
 from klantreis.events.models import Event
 from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
 from klantreis.intake.services import request_create, request_status_change
+from klantreis.journeys.services import definitions_install_defaults
 from klantreis.planning.models import Firm, Job, Technician, WorkingHours
 from klantreis.planning.plan import slot_offer_list
 from klantreis.planning.services import appointment_book, job_complete, job_create
@@ -115,6 +116,7 @@ class SeedSummary:
     requests_by_status: Counter[str] = field(default_factory=Counter)
     jobs_by_status: Counter[str] = field(default_factory=Counter)
     events: int = 0
+    journeys: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         def counts(counter: Counter[str]) -> str:
@@ -130,6 +132,7 @@ class SeedSummary:
             f"  by status: {counts(self.requests_by_status)}",
             f"Jobs: {counts(self.jobs_by_status)}",
             f"Journey events: {self.events}",
+            f"Journeys: {', '.join(self.journeys) or 'none'} (following events from now on)",
         ]
 
 
@@ -198,6 +201,10 @@ def demo_organisation_seed(*, seed: int, homes: int, history_days: int, upcoming
     )
     history.run(days=history_days)
     history.book_upcoming(new_reports=upcoming)
+    # Only now: installing puts the journey engine's cursor after the last
+    # event, so the seeded past (thousands of events) is not replayed as
+    # confirmations and reminders; journeys start with what happens next.
+    summary.journeys = [str(definition) for definition in definitions_install_defaults()]
 
     summary.homes = len(tenants)
     summary.customers = len(tenants)

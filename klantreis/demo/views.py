@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +19,9 @@ from klantreis.core.errors import ApplicationError
 from klantreis.demo.forms import CLOCK_STEPS, DemoClockForm, OutboxFilterForm
 from klantreis.demo.selectors import OUTBOX_PAGE, demo_clock_offset, outbox_mail_list
 from klantreis.demo.services import demo_clock_advance, demo_clock_reset
+from klantreis.messaging.selectors import message_list
+
+MESSAGES_PAGE = 25
 
 
 def demo_only[**P, R](view: Callable[P, R]) -> Callable[P, R]:
@@ -39,7 +43,11 @@ def outbox(request: HttpRequest) -> HttpResponse:
     form = OutboxFilterForm(request.GET or None)
     to = form.cleaned_data["to"].strip() if form.is_valid() else ""
     mails = outbox_mail_list(to=to)[:OUTBOX_PAGE]
-    return render(request, "demo/outbox.html", {"form": form, "mails": mails, "filtered": bool(to)})
+    # Every message of every channel the journeys sent (the e-mails among
+    # them also appear above, as the mail server got them).
+    sent = Paginator(message_list(to=to), MESSAGES_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "mails": mails, "filtered": bool(to), "to": to, "sent": sent}
+    return render(request, "demo/outbox.html", context)
 
 
 @demo_only

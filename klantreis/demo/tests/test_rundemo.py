@@ -1,5 +1,6 @@
-"""rundemo as `make demo` runs it: a real process with a web server and a
-task worker as children, on a free port and a small SQLite database of its own."""
+"""rundemo as `make demo` runs it: a real process with a web server, a task
+worker and the journey loop as children, on a free port and a small SQLite
+database of its own."""
 
 import os
 import re
@@ -85,7 +86,9 @@ class Demo:
             if "Press Ctrl-C to stop." in log:
                 self.children = {
                     name: int(pid)
-                    for name, pid in re.findall(r"Started the (web server|task worker) \(pid (\d+)\)", log)
+                    for name, pid in re.findall(
+                        r"Started the (web server|task worker|journey loop) \(pid (\d+)\)", log
+                    )
                 }
                 return
             if self.process.poll() is not None:
@@ -109,10 +112,10 @@ def demo(tmp_path):
     running.cleanup()
 
 
-def test_rundemo_serves_the_demo_and_stops_both_children_on_ctrl_c(demo):
+def test_rundemo_serves_the_demo_and_stops_every_child_on_ctrl_c(demo):
     # Given a running demo
     demo.wait_until_ready()
-    assert set(demo.children) == {"web server", "task worker"}
+    assert set(demo.children) == {"web server", "task worker", "journey loop"}
     assert get(demo.url + "/health/") == 200
     assert get(demo.url + "/demo/outbox/") == 200
     log = demo.log()
@@ -120,11 +123,12 @@ def test_rundemo_serves_the_demo_and_stops_both_children_on_ctrl_c(demo):
     assert re.search(r'^ +agent +agent +password "demo"$', log, re.MULTILINE)
     assert re.search(r"^ +customer +\S+@example\.nl +one-time link$", log, re.MULTILINE)
     assert "/demo/outbox/" in log
+    assert f"Journey editor (designer, admin): {demo.url}/desk/journeys/" in log
 
     # When Ctrl-C reaches it
     demo.process.send_signal(signal.SIGINT)
 
-    # Then it stops both children and ends cleanly
+    # Then it stops every child and ends cleanly
     assert demo.process.wait(timeout=30) == 0
     assert gone(demo.children.values())
     assert "Demo stopped." in demo.log()
@@ -140,3 +144,13 @@ def test_rundemo_stops_the_web_server_and_fails_when_the_worker_dies(demo):
     assert demo.process.wait(timeout=30) == 1
     assert gone([demo.children["web server"]])
     assert "The task worker stopped unexpectedly" in demo.log()
+
+
+def test_rundemo_stops_the_others_and_fails_when_the_journey_loop_dies(demo):
+    demo.wait_until_ready()
+
+    os.kill(demo.children["journey loop"], signal.SIGKILL)
+
+    assert demo.process.wait(timeout=30) == 1
+    assert gone([demo.children["web server"], demo.children["task worker"]])
+    assert "The journey loop stopped unexpectedly" in demo.log()

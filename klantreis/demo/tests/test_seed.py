@@ -13,10 +13,15 @@ from klantreis.accounts.models import User
 from klantreis.core.models import Organisation
 from klantreis.customers.models import Customer, Home, Tenancy
 from klantreis.customers.tests.factories import HomeFactory
-from klantreis.demo import people
+from klantreis.demo import people, texts
 from klantreis.demo.seed import streets_load
 from klantreis.events.models import Event
 from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
+from klantreis.intake.services import request_create
+from klantreis.journeys.dispatch import dispatch, touchpoints_run
+from klantreis.journeys.models import EventCursor, JourneyDefinition, JourneyInstance
+from klantreis.journeys.services import CURSOR, events_consume
+from klantreis.messaging.models import Message
 from klantreis.planning.models import Firm, Job, Technician, WorkingHours
 
 pytestmark = pytest.mark.django_db
@@ -411,3 +416,43 @@ def test_the_summary_tells_what_was_made(seeded):
     assert "Homes: 60" in seeded
     assert f"Requests: {RepairRequest.objects.count()}" in seeded
     assert f"Journey events: {Event.objects.count()}" in seeded
+
+
+def test_the_journeys_are_installed_after_the_history_so_it_is_not_replayed(seeded, fixed_clock):
+    # Given a seeded demo: the shipped journeys, following from the last seeded event
+    assert list(JourneyDefinition.objects.values_list("key", "version", "active", "created_by")) == [
+        ("repair", 1, True, None)
+    ]
+    assert EventCursor.objects.get(name=CURSOR).position == Event.objects.order_by("-id").first().id
+    assert "Journeys: repair v1 (following events from now on)" in seeded
+
+    # When the journey loop runs over it
+    events_consume()
+    dispatch(batch_size=100, run=lambda claim: touchpoints_run(claim=claim))
+
+    # Then none of the past starts a journey or sends anything
+    assert JourneyInstance.objects.count() == 0
+    assert Message.objects.count() == 0
+
+    # But a report made now does
+    tenant = Customer.objects.exclude(email="").order_by("pk").first()
+    tree = TriageTree.objects.filter(active=True).order_by("pk").first()
+    answers, key = {}, tree.definition["start"]
+    while True:  # the first answer to each question
+        answer = tree.definition["questions"][key]["answers"][0]
+        answers[key] = answer["key"]
+        if "outcome" in answer:
+            break
+        key = answer["next"]
+    request = request_create(
+        actor=tenant.user,
+        customer=tenant,
+        home=tenant.homes.first(),
+        channel="portal",
+        tree=tree,
+        answers=answers,
+        defect_location_code=texts.DEFAULT_LOCATIONS[0],
+        description="Lek",
+    )
+    events_consume()
+    assert list(JourneyInstance.objects.values_list("case_id", flat=True)) == [request.case_id]

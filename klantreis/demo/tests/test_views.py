@@ -1,17 +1,20 @@
 import importlib
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.mail import EmailMessage
 from django.test import Client
 from django.urls import NoReverseMatch, clear_url_caches, reverse
-from django.utils import translation
+from django.utils import formats, translation
+from django.utils.timezone import localtime
 
 from klantreis.accounts.tests.factories import staff_user
 from klantreis.core.clock import DemoClock
 from klantreis.core.models import DemoClockOffset, OutboxMail
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.demo.services import MESSAGE_OFFSET_TOO_LARGE
+from klantreis.messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +144,129 @@ def test_the_outbox_is_gone_outside_demo_mode_even_if_mounted(client, demo, sett
     settings.DEMO = False
 
     assert client.get("/demo/outbox/").status_code == 404
+
+
+def message(customer, channel, subject, clock, *, recipient=None, status="delivered", text="Tekst", **fields):
+    row = Message.objects.create(
+        idempotency_key=f"demo-{Message.objects.count()}",
+        customer=customer,
+        channel=channel,
+        recipient=recipient if recipient is not None else str(customer.pk),
+        language="nl",
+        subject=subject,
+        text=text,
+        status=status,
+        created_at=clock.now(),
+        **fields,
+    )
+    clock.advance(timedelta(minutes=1))
+    return row
+
+
+def short_time(moment):
+    """A time as the (Dutch) page shows it in a table."""
+    with translation.override("nl"):
+        return formats.date_format(localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
+def rows_of(page):
+    """The messages table's rows, each as its cells' text."""
+    table = page[page.index('id="messages"') :]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+        for row in re.findall(r'<tr class="outbox-message">(.*?)</tr>', table, re.S)
+    ]
+
+
+def test_the_outbox_lists_every_message_of_every_channel_newest_first(client, demo, fixed_clock):
+    tenant = CustomerFactory(name="Fatima Yilmaz", email="fatima@example.nl", phone="+31612345678")
+    send("Your sign-in link", "Open http://localhost/x", "fatima@example.nl", fixed_clock)
+    message(tenant, "email", "We hebben uw melding ontvangen", fixed_clock, recipient="fatima@example.nl")
+    message(
+        tenant, "sms", "Morgen komt de monteur", fixed_clock, recipient="+31612345678", status="failed",
+        last_error="provider unavailable", text="Herinnering:\nmorgen 10:00–12:00",
+    )  # fmt: skip
+    message(
+        tenant, "whatsapp", "De monteur is onderweg", fixed_clock, recipient="+31612345678", status="sent"
+    )
+    message(tenant, "inapp", "Uw afspraak", fixed_clock)
+
+    response = client.get(reverse("demo:outbox"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    # The mail as the mail server got it stays listed as before.
+    assert page.index("Your sign-in link") < page.index('id="messages"')
+    times = [short_time(m.created_at) for m in Message.objects.order_by("-pk")]
+    assert rows_of(page) == [
+        [times[0], shown("portal inbox"), "Fatima Yilmaz", "Uw afspraak", "Tekst", shown("delivered")],
+        [times[1], "WhatsApp", "+31612345678", "De monteur is onderweg", "Tekst", shown("sent")],
+        [
+            times[2], shown("SMS"), "+31612345678", "Morgen komt de monteur",
+            "Herinnering:morgen 10:00–12:00", shown("failed") + "provider unavailable",
+        ],
+        [
+            times[3], shown("e-mail"), "fatima@example.nl", "We hebben uw melding ontvangen",
+            "Tekst", shown("delivered"),
+        ],
+    ]  # fmt: skip
+
+
+def test_the_messages_are_paged_and_the_filter_narrows_them(client, demo, fixed_clock):
+    tenant = CustomerFactory(name="Fatima Yilmaz")
+    neighbour = CustomerFactory(name="Jan Jansen")
+    for number in range(27):
+        message(tenant, "inapp", f"Bericht {number:02d}", fixed_clock)
+    message(neighbour, "email", "Voor Jan", fixed_clock, recipient="jan@example.nl")
+
+    first = client.get(reverse("demo:outbox")).content.decode()
+    second = client.get(reverse("demo:outbox"), {"page": "2"}).content.decode()
+    for_jan = client.get(reverse("demo:outbox"), {"to": "jan@"}).content.decode()
+    by_name = client.get(reverse("demo:outbox"), {"to": "yilmaz", "page": "2"}).content.decode()
+    nonsense = client.get(reverse("demo:outbox"), {"page": "<script>"})
+
+    assert [row[3] for row in rows_of(first)] == ["Voor Jan"] + [f"Bericht {n:02d}" for n in range(26, 2, -1)]
+    assert [row[3] for row in rows_of(second)] == ["Bericht 02", "Bericht 01", "Bericht 00"]
+    assert 'href="?page=2#messages"' in first
+    assert [row[3] for row in rows_of(for_jan)] == ["Voor Jan"]
+    assert [row[3] for row in rows_of(by_name)] == ["Bericht 01", "Bericht 00"]
+    assert 'href="?to=yilmaz&amp;page=1#messages"' in by_name
+    assert nonsense.status_code == 200
+
+
+def test_the_outbox_escapes_what_a_message_contains(client, demo, fixed_clock):
+    tenant = CustomerFactory(name="<b>Fatima</b>")
+    message(tenant, "inapp", "<script>alert(1)</script>", fixed_clock, text="<img src=x onerror=alert(2)>")
+
+    page = client.get(reverse("demo:outbox")).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "<img src=x" not in page
+    assert "<b>Fatima</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_outbox_says_when_no_message_was_sent(client, demo):
+    page = client.get(reverse("demo:outbox")).content.decode()
+
+    assert shown("No messages sent yet.") in page
+
+
+@pytest.mark.parametrize("role", [None, "customer", *STAFF_ROLES])
+def test_the_outbox_stays_open_to_whoever_plays_the_tenant(client, demo, fixed_clock, role):
+    # In the demo this page stands in for the tenant's mailbox and phone.
+    message(CustomerFactory(), "sms", "Morgen komt de monteur", fixed_clock, recipient="+31612345678")
+    if role == "customer":
+        client.force_login(CustomerFactory().user)
+    elif role is not None:
+        client.force_login(staff_user(role))
+
+    response = client.get(reverse("demo:outbox"))
+
+    assert response.status_code == 200
+    assert "Morgen komt de monteur" in response.content.decode()
+    # Only staff get the way to the demo clock.
+    assert (reverse("demo:clock") in response.content.decode()) == (role in STAFF_ROLES)
 
 
 # Clock -------------------------------------------------------------------------------

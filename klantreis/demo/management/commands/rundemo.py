@@ -1,5 +1,6 @@
-"""`make demo`: prepare the database, then run the web server and the task
-worker side by side until Ctrl-C (or SIGTERM), and stop both cleanly."""
+"""`make demo`: prepare the database, then run the web server, the task
+worker and the journey loop side by side until Ctrl-C (or SIGTERM), and
+stop them all cleanly."""
 
 import os
 import signal
@@ -21,6 +22,7 @@ from django.urls import reverse
 from klantreis.core.models import Organisation
 from klantreis.demo import people
 from klantreis.demo.selectors import demo_tenant_examples
+from klantreis.journeys.services import definitions_install_defaults
 
 STOP_TIMEOUT = 15.0
 READY_TIMEOUT = 60.0
@@ -34,8 +36,8 @@ def default_port() -> int:
 class Command(BaseCommand):
     help = (
         "Run the demo: migrate, collect static files, seed the demo organisation when the "
-        "database has none, then serve the web app (gunicorn) and run the task worker until "
-        "Ctrl-C. PORT sets the default port."
+        "database has none, then serve the web app (gunicorn) and run the task worker and the "
+        "journey loop until Ctrl-C. PORT sets the default port."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -63,6 +65,10 @@ class Command(BaseCommand):
                 history_days=options["history_days"],
                 stdout=self.stdout,
             )
+        # A demo database seeded before journeys existed gets them too (a
+        # no-op once installed); they follow events from now on.
+        for definition in definitions_install_defaults():
+            self.stdout.write(f"Installed the journey {definition}")
         # The children open their own connections; SQLite must not see a
         # half-finished one from here.
         connections.close_all()
@@ -98,6 +104,10 @@ class Command(BaseCommand):
             )  # fmt: skip
             children["task worker"] = self._start(
                 [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker"], environment
+            )
+            # Follows the event log and hands due touchpoints to the worker.
+            children["journey loop"] = self._start(
+                [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_journeys"], environment
             )
             for name, child in children.items():
                 self.stdout.write(f"Started the {name} (pid {child.pid})")
@@ -192,6 +202,8 @@ class Command(BaseCommand):
             f"addresses above; the link appears in the demo outbox at {outbox}",
             f"Staff: sign in at {staff_sign_in} with the username and password demo.",
             f"Demo clock (staff): {url}/demo/clock/",
+            f"Staff tasks (agent, planner): {url}{reverse('workspace:tasks')}",
+            f"Journey editor (designer, admin): {url}{reverse('workspace:journeys')}",
             "",
             "Press Ctrl-C to stop.",
         ]
