@@ -49,6 +49,7 @@ DETAIL_HIDDEN = {"request", "survey"}
 class TaskRow:
     task: StaffTask
     title: str
+    queue: str
     reference: str  # of the repair request, "" when the case is something else
     overdue: bool
     details: tuple[tuple[str, str], ...]
@@ -66,14 +67,18 @@ def _detail_value(value: Any) -> str:
 
 def _row(task: StaffTask, *, language: str, now: datetime) -> TaskRow:
     reference = task.case_id.removeprefix(CASE_PREFIX) if task.case_id.startswith(CASE_PREFIX) else ""
+    # The known details in a fixed order (the score first), then any others by name.
+    known = list(DETAIL_LABELS)
+    keys = sorted(task.details, key=lambda key: (known.index(key) if key in known else len(known), key))
     details = tuple(
-        (str(DETAIL_LABELS.get(key, key)), _detail_value(value))
-        for key, value in sorted(task.details.items())
+        (str(DETAIL_LABELS.get(key, key)), _detail_value(task.details[key]))
+        for key in keys
         if key not in DETAIL_HIDDEN
     )
     return TaskRow(
         task=task,
         title=task.title(language),
+        queue=queue_name(task.queue),
         reference=reference,
         overdue=task.deadline < now,
         details=details,
