@@ -353,6 +353,14 @@ def definition_parse(source: str) -> JourneySpec:
             [DefinitionProblem(None, "", f"the definition is larger than {MAX_SOURCE_BYTES // 1000} kB")]
         )
     try:
+        # Aliases are refused before anything is built: nested ones grow
+        # exponentially when followed (a "billion laughs" text).
+        for event in yaml.parse(source, Loader=_LineLoader):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise DefinitionError(
+                    [DefinitionProblem(line, "", "YAML aliases (*name) are not allowed; write the value out")]
+                )
         node = yaml.compose(source, Loader=_LineLoader)
         data = yaml.load(source, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:

@@ -372,6 +372,22 @@ class _Handler:
         ScheduledTouchpoint.objects.bulk_update(rows, fields=["state", "finished_at", "outcome"])
 
 
+def _writers_in_flight() -> bool:
+    """Could a hole in the event ids still fill? SQLite commits one writer at
+    a time, in id order: never. On PostgreSQL only while another transaction
+    that has written something is open; otherwise the hole is a rolled-back
+    insert (or a sequence that moved on) and will stay empty."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+            " AND pid <> pg_backend_pid() AND datname = current_database())"
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def events_consume(*, limit: int = 500) -> int:
     """Follow the event log from the cursor: one transaction per batch, the
     cursor moved with what was done. Returns how many events were read."""
@@ -384,9 +400,8 @@ def events_consume(*, limit: int = 500) -> int:
         read = 0
         now = clock.now()
         for event in events:
-            if event.id != expected and connection.vendor != "sqlite":
-                # SQLite commits one writer at a time, in id order; elsewhere
-                # a missing id may still be on its way.
+            if event.id != expected and _writers_in_flight():
+                # A missing id may belong to a transaction still committing.
                 if cursor.gap_seen_at is None:
                     cursor.gap_seen_at = now
                     break

@@ -119,3 +119,12 @@ def test_load_journeys_installs_once() -> None:
     assert "installed repair v1" in out.getvalue()
     assert "nothing to install" in out.getvalue()
     assert JourneyDefinition.objects.count() == 1
+
+
+def test_nested_aliases_are_refused_at_once() -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for level in "bcdefghij":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    found = problems(bomb)
+    assert found == ["line 2, (top): YAML aliases (*name) are not allowed; write the value out"]
