@@ -58,15 +58,12 @@ import hashlib
 import hmac
 import http.client
 import json
-import re
-import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from email.message import Message
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from klantreis.core import clock
@@ -79,13 +76,13 @@ from klantreis.messaging.channels.base import (
     WebhookError,
     WebhookRequest,
 )
+from klantreis.messaging.channels.http import E164, MAX_RESPONSE_BYTES, opener, options_check, post
+from klantreis.messaging.channels.http import retry_after as retry_after_seconds
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 MAX_BODY_LENGTH = 1600  # UTF-16 code units, see the module docstring
 REFERENCE_PARAMETER = "klantreis-ref"
 SIGNATURE_HEADER = "x-twilio-signature"
-
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 STATUSES: dict[str, DeliveryStatus] = {
     "sent": "sent",
@@ -96,18 +93,8 @@ STATUSES: dict[str, DeliveryStatus] = {
     "canceled": "failed",
 }
 
-# A hostile or broken peer must not make us hold an unbounded answer in memory.
-MAX_RESPONSE_BYTES = 1_000_000
 # Twilio's callbacks have about a dozen fields; a thousand is not a status callback.
 MAX_WEBHOOK_FIELDS = 1000
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect from the API is a misconfigured base URL, not something to follow
-    with a POST carrying credentials: it surfaces as the HTTPError it is."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class TwilioSmsChannel:
@@ -146,9 +133,7 @@ class TwilioSmsChannel:
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             "Accept": "application/json",
         }
-        self._opener = urllib.request.build_opener(
-            _RefuseRedirects(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
-        )
+        self._opener = opener()
 
     @classmethod
     def from_settings(cls, options: Mapping[str, Any]) -> "TwilioSmsChannel":
@@ -156,7 +141,7 @@ class TwilioSmsChannel:
         messaging_service_sid; base_url, timeout_seconds (optional)."""
         required = {"account_sid", "auth_token"}
         known = required | {"sender", "messaging_service_sid", "base_url", "timeout_seconds"}
-        _check_keys(options, known=known, required=required)
+        options_check(options, provider="Twilio", known=known, required=required)
         return cls(
             account_sid=str(options["account_sid"]),
             auth_token=str(options["auth_token"]),
@@ -182,29 +167,27 @@ class TwilioSmsChannel:
             fields["From"] = self._sender
         if message.status_callback_url:
             fields["StatusCallback"] = _with_reference(message.status_callback_url, message.idempotency_key)
-        # The constructor only lets http(s) base URLs through.
-        request = urllib.request.Request(  # noqa: S310
-            self._messages_url,
-            data=urllib.parse.urlencode(fields).encode("ascii"),
-            headers=self._headers,
-            method="POST",
-        )
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status, body = response.status, response.read(MAX_RESPONSE_BYTES + 1)
-        except urllib.error.HTTPError as error:
-            with error:
-                return self._error(error.code, error.headers, _read_bounded(error))
+            answer = post(
+                self._opener,
+                self._messages_url,
+                data=urllib.parse.urlencode(fields).encode("ascii"),
+                headers=self._headers,
+                timeout=self._timeout,
+            )
         except (OSError, http.client.HTTPException) as error:
             # Timeouts, refused and reset connections, TLS failures. Twilio may
             # have accepted the message already; see "retries can duplicate".
             return ChannelError(f"Twilio could not be reached: {error!r}", permanent=False)
-        sid = _message_sid(body)
+        if not answer.ok:
+            return self._error(answer.status, answer.headers, answer.body)
+        sid = _message_sid(answer.body)
         if sid is None:
             # Twilio said yes, so the SMS may be on its way: a retry could send
             # it twice, which is worse than asking an admin to look.
             return ChannelError(
-                f"Twilio answered HTTP {status} without a readable message sid; not retried", permanent=True
+                f"Twilio answered HTTP {answer.status} without a readable message sid; not retried",
+                permanent=True,
             )
         return SendResult(provider_message_id=sid)
 
@@ -212,7 +195,7 @@ class TwilioSmsChannel:
         detail = _twilio_error(body)
         message = f"Twilio refused the message (HTTP {status}): {detail}"
         if status == 429 or status >= 500:
-            retry_after = _retry_after(headers, self._now())
+            retry_after = retry_after_seconds(headers, self._now())
             return ChannelError(message, permanent=False, retry_after_seconds=retry_after)
         return ChannelError(message, permanent=True)
 
@@ -324,35 +307,3 @@ def _twilio_error(body: bytes) -> str:
         code = payload.get("code")
         return f"{payload['message']}" + (f" (Twilio error {code})" if code else "")
     return body[:200].decode("utf-8", errors="replace") or "no details"
-
-
-def _read_bounded(response: urllib.error.HTTPError) -> bytes:
-    try:
-        return response.read(MAX_RESPONSE_BYTES)
-    except (OSError, http.client.HTTPException):
-        return b""
-
-
-def _retry_after(headers: Message, now: datetime) -> float | None:
-    """Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3)."""
-    value = (headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0.0, (moment - now).total_seconds())
-
-
-def _check_keys(options: Mapping[str, Any], *, known: set[str], required: set[str]) -> None:
-    unknown = set(options) - known
-    if unknown:
-        raise ValueError(f"Unknown Twilio option(s): {', '.join(sorted(unknown))}")
-    missing = {key for key in required if not options.get(key)}
-    if missing:
-        raise ValueError(f"Missing Twilio option(s): {', '.join(sorted(missing))}")

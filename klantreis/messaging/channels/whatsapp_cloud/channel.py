@@ -66,14 +66,12 @@ import hmac
 import http.client
 import json
 import re
-import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import Message
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from klantreis.core import clock
@@ -86,6 +84,8 @@ from klantreis.messaging.channels.base import (
     WebhookError,
     WebhookRequest,
 )
+from klantreis.messaging.channels.http import E164, MAX_RESPONSE_BYTES, opener, options_check, post
+from klantreis.messaging.channels.http import retry_after as retry_after_seconds
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v23.0"
@@ -94,7 +94,6 @@ MAX_PARAMETER_LENGTH = 1024  # UTF-16 code units, see the module docstring
 MAX_CALLBACK_DATA_LENGTH = 512
 SIGNATURE_HEADER = "x-hub-signature-256"
 
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 CHALLENGE = re.compile(r"[!-~]{1,512}")  # printable ASCII, no spaces; Meta sends digits
 
@@ -110,17 +109,6 @@ STATUSES: dict[str, DeliveryStatus] = {
     "read": "read",
     "failed": "failed",
 }
-
-# A hostile or broken peer must not make us hold an unbounded answer in memory.
-MAX_RESPONSE_BYTES = 1_000_000
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect from the API is a misconfigured base URL, not something to follow
-    with a POST carrying the access token: it surfaces as the HTTPError it is."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class WhatsAppCloudChannel:
@@ -167,9 +155,7 @@ class WhatsAppCloudChannel:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        self._opener = urllib.request.build_opener(
-            _RefuseRedirects(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
-        )
+        self._opener = opener()
 
     @classmethod
     def from_settings(cls, options: Mapping[str, Any]) -> "WhatsAppCloudChannel":
@@ -185,12 +171,7 @@ class WhatsAppCloudChannel:
             "timeout_seconds",
             "verify_token",
         }
-        unknown = set(options) - required - optional
-        if unknown:
-            raise ValueError(f"Unknown WhatsApp option(s): {', '.join(sorted(unknown))}")
-        missing = {key for key in required if not options.get(key)}
-        if missing:
-            raise ValueError(f"Missing WhatsApp option(s): {', '.join(sorted(missing))}")
+        options_check(options, provider="WhatsApp", known=required | optional, required=required)
         languages = options.get("template_languages", DEFAULT_TEMPLATE_LANGUAGES)
         return cls(
             phone_number_id=str(options["phone_number_id"]),
@@ -234,29 +215,27 @@ class WhatsAppCloudChannel:
             },
             "biz_opaque_callback_data": message.idempotency_key,
         }
-        # The constructor only lets http(s) base URLs through.
-        request = urllib.request.Request(  # noqa: S310
-            self._messages_url,
-            data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-            headers=self._headers,
-            method="POST",
-        )
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                status, body = response.status, response.read(MAX_RESPONSE_BYTES + 1)
-        except urllib.error.HTTPError as error:
-            with error:
-                return self._error(error.code, error.headers, _read_bounded(error))
+            answer = post(
+                self._opener,
+                self._messages_url,
+                data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+                headers=self._headers,
+                timeout=self._timeout,
+            )
         except (OSError, http.client.HTTPException) as error:
             # Timeouts, refused and reset connections, TLS failures. Meta may
             # have accepted the message already; a retry can send it twice.
             return ChannelError(f"WhatsApp Cloud API could not be reached: {error!r}", permanent=False)
-        message_id = _message_id(body)
+        if not answer.ok:
+            return self._error(answer.status, answer.headers, answer.body)
+        message_id = _message_id(answer.body)
         if message_id is None:
             # Meta said yes, so the message may be on its way: a retry could
             # send it twice, which is worse than asking an admin to look.
             return ChannelError(
-                f"WhatsApp answered HTTP {status} without a readable message id; not retried", permanent=True
+                f"WhatsApp answered HTTP {answer.status} without a readable message id; not retried",
+                permanent=True,
             )
         return SendResult(provider_message_id=message_id)
 
@@ -264,7 +243,7 @@ class WhatsAppCloudChannel:
         code, detail = _graph_error(body)
         message = f"WhatsApp refused the message (HTTP {status}): {detail}"
         if code in RETRYABLE_ERROR_CODES or status == 429 or status >= 500:
-            retry_after = _retry_after(headers, self._now())
+            retry_after = retry_after_seconds(headers, self._now())
             return ChannelError(message, permanent=False, retry_after_seconds=retry_after)
         return ChannelError(message, permanent=True)
 
@@ -417,26 +396,3 @@ def _graph_error(body: bytes) -> tuple[int | None, str]:
     details = data.get("details") if isinstance(data, dict) else None
     text = str(error.get("message") or "no message") + (f" ({details})" if details else "")
     return code, text + (f" [Graph error {code}]" if code is not None else "")
-
-
-def _read_bounded(response: urllib.error.HTTPError) -> bytes:
-    try:
-        return response.read(MAX_RESPONSE_BYTES)
-    except (OSError, http.client.HTTPException):
-        return b""
-
-
-def _retry_after(headers: Message, now: datetime) -> float | None:
-    """Retry-After as seconds or as an HTTP date (RFC 9110 §10.2.3)."""
-    value = (headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0.0, (moment - now).total_seconds())
