@@ -34,14 +34,14 @@ from klantreis.journeys.definition import TouchpointSpec
 from klantreis.journeys.models import JourneyInstance, JourneySettings, ScheduledTouchpoint, StaffTask
 from klantreis.journeys.render import appointment_ics, html_for, language_for, template_values
 from klantreis.journeys.services import (
-    _moment,
-    _touchpoint_event,
     expires_at,
     quiet_hours_for,
     spec_for,
+    touchpoint_armed_at,
+    touchpoint_event,
     zone_for,
 )
-from klantreis.journeys.timing import timing_compute
+from klantreis.journeys.timing import moment_read, timing_compute
 from klantreis.messaging.models import Message
 from klantreis.messaging.services import MessageDraft, messages_prepare, messages_send
 
@@ -105,7 +105,7 @@ class _Batch:
         row.finished_at = self.now
         self.finished.append(row)
         if activity:
-            self.events.append(_touchpoint_event(row, activity, self.now, reason=outcome))
+            self.events.append(touchpoint_event(row, activity, self.now, reason=outcome))
 
     def defer(self, row: ScheduledTouchpoint, until: datetime, why: str) -> None:
         row.state = ScheduledTouchpoint.State.SCHEDULED
@@ -114,7 +114,7 @@ class _Batch:
         row.due_at = until
         self.deferred.append(row)
         self.events.append(
-            _touchpoint_event(row, "touchpoint.deferred", self.now, reason=why, due=until.isoformat())
+            touchpoint_event(row, "touchpoint.deferred", self.now, reason=why, due=until.isoformat())
         )
 
 
@@ -195,7 +195,7 @@ def _carry_out(batch: _Batch, row: ScheduledTouchpoint) -> None:
         batch.finish(row, ScheduledTouchpoint.State.SKIPPED, "unknown touchpoint", "touchpoint.skipped")
         return
     zone = zone_for(instance.customer)
-    armed_at = _moment(row.context.get("event_at")) or row.created_at
+    armed_at = touchpoint_armed_at(row)
     expiry = expires_at(touchpoint=touchpoint, anchors=instance.anchors, armed_at=armed_at, zone=zone)
     if expiry is not None and batch.now > expiry:
         batch.finish(row, ScheduledTouchpoint.State.SKIPPED, "expired", "touchpoint.skipped")
@@ -276,8 +276,8 @@ def _carry_out(batch: _Batch, row: ScheduledTouchpoint) -> None:
 
 
 def _ics(batch: _Batch, instance: JourneyInstance, values: dict[str, str], language: str) -> Any:
-    start = _moment(instance.anchors.get("appointment.start"))
-    end = _moment(instance.anchors.get("appointment.end"))
+    start = moment_read(instance.anchors.get("appointment.start"))
+    end = moment_read(instance.anchors.get("appointment.end"))
     if start is None or end is None:
         return None
     home_id = instance.attributes.get("home")
@@ -305,7 +305,7 @@ def _staff_task(batch: _Batch, row: ScheduledTouchpoint, touchpoint: TouchpointS
     if touchpoint.task is None:  # pragma: no cover - the definition check requires it
         batch.finish(row, ScheduledTouchpoint.State.SKIPPED, "no task", "touchpoint.skipped")
         return
-    armed_at = _moment(row.context.get("event_at")) or row.created_at
+    armed_at = touchpoint_armed_at(row)
     deadline = timing_compute(touchpoint.task.deadline, anchor=armed_at, zone=zone)
     details = {
         k: v for k, v in row.context.items() if k in ("score", "request", "survey", "kind", "comment_given")

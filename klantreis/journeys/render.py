@@ -14,17 +14,8 @@ from django.utils.html import urlize
 from klantreis.core.models import Organisation
 from klantreis.customers.models import Customer
 from klantreis.journeys.definition import LANGUAGES
+from klantreis.journeys.timing import moment_read
 from klantreis.messaging.channels.base import Attachment
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _url(name: str, **kwargs: Any) -> str:
@@ -63,14 +54,17 @@ def template_values(
     survey_link: str = "",
 ) -> dict[str, str]:
     reference = str(context.get("request") or attributes.get("request") or "")
-    eta = _moment(context.get("eta"))
+    eta = moment_read(context.get("eta"))
     return {
         "name": customer.name if customer is not None else "",
         "reference": reference,
         "organisation": organisation.name,
         "phone": organisation.service_phone,
         "window": window_text(
-            _moment(anchors.get("appointment.start")), _moment(anchors.get("appointment.end")), zone, language
+            moment_read(anchors.get("appointment.start")),
+            moment_read(anchors.get("appointment.end")),
+            zone,
+            language,
         ),
         "eta": f"{eta.astimezone(zone):%H:%M}" if eta is not None else "",
         "link": _url("portal:request_detail", reference=reference) if reference else _url("portal:home"),

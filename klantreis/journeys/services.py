@@ -6,7 +6,7 @@ event idempotently (a touchpoint occurrence is unique per arming event), so
 replaying the log or running the consumer twice never schedules twice.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from klantreis.journeys.models import (
     ScheduledTouchpoint,
     StaffTask,
 )
-from klantreis.journeys.timing import QuietHours, timing_compute
+from klantreis.journeys.timing import QuietHours, moment_read, timing_compute
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "data"
 CURSOR = "journeys"
@@ -105,18 +105,6 @@ def definitions_install_defaults() -> list[JourneyDefinition]:
     return installed
 
 
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 def due_at(
     *,
     touchpoint: TouchpointSpec,
@@ -128,7 +116,9 @@ def due_at(
     """When a touchpoint is due: its timing from its anchor, moved out of
     quiet hours (None for quiet when the case is exempt). None when the
     anchor is not known (yet)."""
-    anchor = event_at if touchpoint.at.anchor == EVENT_ANCHOR else _moment(anchors.get(touchpoint.at.anchor))
+    anchor = (
+        event_at if touchpoint.at.anchor == EVENT_ANCHOR else moment_read(anchors.get(touchpoint.at.anchor))
+    )
     if anchor is None:
         return None
     moment = timing_compute(touchpoint.at, anchor=anchor, zone=zone)
@@ -145,7 +135,7 @@ def expires_at(
     anchor = (
         armed_at
         if touchpoint.expires.anchor == EVENT_ANCHOR
-        else _moment(anchors.get(touchpoint.expires.anchor))
+        else moment_read(anchors.get(touchpoint.expires.anchor))
     )
     return None if anchor is None else timing_compute(touchpoint.expires, anchor=anchor, zone=zone)
 
@@ -163,7 +153,12 @@ def zone_for(customer: Customer | None) -> ZoneInfo:
         return ZoneInfo("Europe/Amsterdam")
 
 
-def _touchpoint_event(row: ScheduledTouchpoint, activity: str, at: datetime, **attributes: Any) -> Event:
+def touchpoint_armed_at(row: ScheduledTouchpoint) -> datetime:
+    """When the event that armed a touchpoint happened (its `event` anchor)."""
+    return moment_read(row.context.get("event_at")) or row.created_at
+
+
+def touchpoint_event(row: ScheduledTouchpoint, activity: str, at: datetime, **attributes: Any) -> Event:
     return Event(
         case_id=row.instance.case_id,
         activity=activity,
@@ -332,7 +327,7 @@ class _Handler:
             )
         )
         for row in rows:
-            event_at = _moment(row.context.get("event_at")) or row.created_at
+            event_at = touchpoint_armed_at(row)
             due = due_at(
                 touchpoint=affected[row.touchpoint],
                 anchors=instance.anchors,
@@ -342,7 +337,7 @@ class _Handler:
             )
             if due is not None and due != row.due_at:
                 self.events.append(
-                    _touchpoint_event(
+                    touchpoint_event(
                         row,
                         "touchpoint.rescheduled",
                         clock.now(),
@@ -367,7 +362,7 @@ class _Handler:
             row.finished_at = event.occurred_at
             row.outcome = reason[:200]
             self.events.append(
-                _touchpoint_event(row, "touchpoint.cancelled", event.occurred_at, reason=reason)
+                touchpoint_event(row, "touchpoint.cancelled", event.occurred_at, reason=reason)
             )
         ScheduledTouchpoint.objects.bulk_update(rows, fields=["state", "finished_at", "outcome"])
 

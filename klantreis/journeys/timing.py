@@ -80,6 +80,20 @@ def timing_parse(expression: str) -> Timing:
     return Timing(anchor=match.group("anchor"), offsets=offsets, at=at)
 
 
+def moment_read(value: object) -> datetime | None:
+    """A moment as events carry it (ISO 8601 text; without an offset it is
+    UTC); None when there is none or it cannot be read."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def wall_time(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The UTC moment a local wall time happens on a day. A wall time inside
     the gap when clocks go forward is read with the offset before the change
