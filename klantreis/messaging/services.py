@@ -245,7 +245,6 @@ def messages_send(*, messages: Sequence[Message]) -> None:
 def _outcomes_store(outcomes: list[tuple[Message, SendResult | ChannelError]]) -> None:
     now = clock.now()
     events: list[Event | None] = []
-    sent: list[Message] = []
     fallbacks: list[Message] = []
     with transaction.atomic():
         for message, result in outcomes:
@@ -265,7 +264,6 @@ def _outcomes_store(outcomes: list[tuple[Message, SendResult | ChannelError]]) -
                         if message.fallback_after and message.fallback_channels
                         else None
                     )
-                sent.append(message)
                 events.append(_event(message, "message.sent", now, attempt=message.attempts))
                 if result.final:
                     events.append(_event(message, "message.delivered", now))
@@ -282,7 +280,6 @@ def _outcomes_store(outcomes: list[tuple[Message, SendResult | ChannelError]]) -
                 if result.retry_after_seconds:
                     delay = max(delay, timedelta(seconds=result.retry_after_seconds))
                 message.next_attempt_at = now + delay
-                sent.append(message)
         _outcomes_write([m for m, _ in outcomes])
         event_record_many([e for e in events if e is not None])
         handed_over = [_fallback_create(message, now=now) for message in fallbacks]
@@ -335,7 +332,7 @@ def _fail(messages: list[Message], *, reason: str, now: datetime) -> None:
 
 def _fallback_create(message: Message, *, now: datetime) -> Message | None:
     """The same words over the next channel of the policy (if any is left)."""
-    if hasattr(message, "fallback") and Message.objects.filter(fallback_of=message).exists():
+    if Message.objects.filter(fallback_of=message).exists():
         return None
     remaining = list(message.fallback_channels)
     customer = message.customer
