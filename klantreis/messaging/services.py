@@ -55,6 +55,9 @@ STATUS_ORDER = {
     Message.Status.FAILED: 5,
 }
 
+# What only a provider's report sets; a send outcome never overwrites it.
+REPORTED_STATUSES = frozenset({Message.Status.DELIVERED, Message.Status.READ, Message.Status.FAILED})
+
 MESSAGE_NOT_FAILED = _("Only a failed message can be sent again.")
 
 
@@ -247,12 +250,29 @@ def _outcomes_store(outcomes: list[tuple[Message, SendResult | ChannelError]]) -
     events: list[Event | None] = []
     fallbacks: list[Message] = []
     with transaction.atomic():
+        # Lock the batch's rows first: a delivery report that came before
+        # this outcome (found by its echoed key) has moved the message on
+        # already, and one arriving now waits for this commit.
+        reported = {
+            pk: (status, delivered_at, read_at, last_error)
+            for pk, status, delivered_at, read_at, last_error in Message.objects.select_for_update()
+            .filter(pk__in=[m.pk for m, _ in outcomes])
+            .values_list("pk", "status", "delivered_at", "read_at", "last_error")
+            if status in REPORTED_STATUSES
+        }
         for message, result in outcomes:
             if isinstance(result, SendResult):
                 message.provider_message_id = result.provider_message_id[:200]
                 message.sent_at = now
                 message.last_error = ""
                 message.next_attempt_at = None
+                if message.pk in reported:
+                    message.status, message.delivered_at, message.read_at, message.last_error = reported[
+                        message.pk
+                    ]
+                    message.check_at = None
+                    events.append(_event(message, "message.sent", now, attempt=message.attempts))
+                    continue
                 if result.final:
                     message.status = Message.Status.DELIVERED
                     message.delivered_at = now
@@ -293,6 +313,7 @@ OUTCOME_FIELDS = (
     "attempts",
     "sent_at",
     "delivered_at",
+    "read_at",
     "check_at",
     "next_attempt_at",
     "last_error",
@@ -375,13 +396,13 @@ def delivery_reports_apply(*, channel: str, reports: Sequence[DeliveryReport]) -
     now = clock.now()
     with transaction.atomic():
         for report in reports:
-            message = (
-                Message.objects.select_for_update()
-                .filter(channel=channel, provider_message_id=report.provider_message_id)
-                .first()
-            )
+            message = _reported_message(channel, report)
             if message is None:
                 continue
+            if not message.provider_message_id:
+                # Reported before the send's outcome was stored: the outcome
+                # (written under the same row locks) keeps this status.
+                message.provider_message_id = report.provider_message_id[:200]
             new = Message.Status(report.status)
             current = Message.Status(message.status)
             if current == Message.Status.FAILED or STATUS_ORDER[new] <= STATUS_ORDER[current]:
@@ -398,7 +419,16 @@ def delivery_reports_apply(*, channel: str, reports: Sequence[DeliveryReport]) -
                 message.last_error = report.error[:500]
                 events.append(_event(message, "message.failed", report.occurred_at, error=message.last_error))
             message.check_at = None
-            message.save(update_fields=["status", "delivered_at", "read_at", "last_error", "check_at"])
+            message.save(
+                update_fields=[
+                    "status",
+                    "delivered_at",
+                    "read_at",
+                    "last_error",
+                    "check_at",
+                    "provider_message_id",
+                ]
+            )
             event_record_many([e for e in events if e is not None])
             if new == Message.Status.FAILED:
                 fallback = _fallback_create(message, now=now)
@@ -408,6 +438,18 @@ def delivery_reports_apply(*, channel: str, reports: Sequence[DeliveryReport]) -
     if handed_over:
         messages_send(messages=handed_over)
     return changed
+
+
+def _reported_message(channel: str, report: DeliveryReport) -> Message | None:
+    """The message a report is about: by the provider's id, or, when the
+    report came before that id was stored, by our key echoed back."""
+    messages = Message.objects.select_for_update()
+    message = messages.filter(channel=channel, provider_message_id=report.provider_message_id).first()
+    if message is None and report.client_reference:
+        message = messages.filter(
+            channel=channel, idempotency_key=report.client_reference, provider_message_id=""
+        ).first()
+    return message
 
 
 def messages_undelivered_hand_over(*, limit: int = 200) -> int:

@@ -64,10 +64,15 @@ class WebhookError(Exception):
 
 @dataclass(frozen=True)
 class DeliveryReport:
+    """`client_reference`: our idempotency key where the provider echoes it
+    back, so a report that arrives before the send's outcome is stored (and
+    with it the provider's id) still finds its message."""
+
     provider_message_id: str
     status: DeliveryStatus
     occurred_at: datetime
     error: str = ""
+    client_reference: str = ""
 
 
 @dataclass(frozen=True)

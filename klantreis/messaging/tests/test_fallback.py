@@ -4,6 +4,8 @@ reached through local fake Twilio and WhatsApp Cloud API servers and a real
 SMTP server, with the clock moved by hand."""
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -415,3 +417,32 @@ def test_a_retry_after_longer_than_the_backoff_is_honoured(
     fixed_clock.advance(BACKOFF[0])
     assert messages_retry_due() == 0
     assert len(meta.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_that_comes_before_the_send_outcome_is_stored_is_kept(
+    client: Client, customer: Customer, meta: FakeWhatsAppCloud
+) -> None:
+    """Meta may call the webhook before its answer to the send reached us: the
+    report finds the message by the key Meta echoes, and the send's outcome,
+    written afterwards, does not turn 'delivered' back into 'sent'."""
+    meta.delay_next(1.0)  # accepted at once, answered a second later
+    sender = threading.Thread(target=send, args=(customer,))
+    sender.start()
+    deadline = time.monotonic() + 5
+    while not meta.accepted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [accepted] = meta.accepted
+    assert Message.objects.get(idempotency_key=KEY).provider_message_id == ""
+
+    response = post(client, meta.status_webhook(accepted.id, "delivered", url=f"{SITE}/hooks/whatsapp/"))
+    sender.join(timeout=10)
+
+    assert response.status_code == 200
+    message = Message.objects.get(idempotency_key=KEY)
+    assert (message.status, message.provider_message_id) == (Message.Status.DELIVERED, accepted.id)
+    assert message.sent_at is not None
+    assert message.delivered_at is not None
+    assert message.check_at is None  # nothing left to hand over
+    assert sorted(activities()) == [("message.delivered", "whatsapp"), ("message.sent", "whatsapp")]
+    assert rows() == [(KEY, "whatsapp", "delivered")]

@@ -358,7 +358,14 @@ def test_a_delivered_callback_becomes_a_delivery_report(
     reports = channel.parse_webhook(twilio.status_callback(sid, "delivered").as_request())
 
     assert reports == [
-        DeliveryReport(provider_message_id=sid, status="delivered", occurred_at=fixed_clock.now())
+        DeliveryReport(
+            provider_message_id=sid,
+            status="delivered",
+            occurred_at=fixed_clock.now(),
+            # Our key, echoed in the StatusCallback URL we gave: a report that
+            # comes before the sid is stored still finds its message.
+            client_reference="msg-1",
+        )
     ]
 
 
@@ -376,6 +383,7 @@ def test_an_undelivered_callback_is_a_failure_with_twilios_error_code(
             status="failed",
             occurred_at=fixed_clock.now(),
             error="Twilio undelivered, error 30003",
+            client_reference="msg-1",
         )
     ]
 

@@ -364,7 +364,13 @@ def test_a_status_webhook_becomes_a_delivery_report_at_metas_time(
 
     reports = channel.parse_webhook(meta.status_webhook(message_id, status, timestamp=SENT_AT).as_request())
 
-    assert reports == [DeliveryReport(provider_message_id=message_id, status=status, occurred_at=SENT_AT)]
+    # Meta echoes our key (biz_opaque_callback_data): a report that comes
+    # before the message id is stored still finds its message.
+    assert reports == [
+        DeliveryReport(
+            provider_message_id=message_id, status=status, occurred_at=SENT_AT, client_reference="msg-1"
+        )
+    ]
 
 
 def test_a_failed_status_carries_metas_error(meta: FakeWhatsAppCloud, channel: WhatsAppCloudChannel) -> None:
@@ -387,6 +393,7 @@ def test_a_failed_status_carries_metas_error(meta: FakeWhatsAppCloud, channel: W
             occurred_at=SENT_AT,
             error="WhatsApp error 131047: More than 24 hours have passed since the recipient last replied "
             "to the sender number.",
+            client_reference="msg-1",
         )
     ]
 

@@ -235,7 +235,13 @@ class TwilioSmsChannel:
             code, text = values.get("ErrorCode", ""), values.get("ErrorMessage", "")
             failure = f"Twilio {status}" + (f", error {code}" if code else "") + (f": {text}" if text else "")
         return [
-            DeliveryReport(provider_message_id=sid, status=mapped, occurred_at=self._now(), error=failure)
+            DeliveryReport(
+                provider_message_id=sid,
+                status=mapped,
+                occurred_at=self._now(),
+                error=failure,
+                client_reference=request.query.get(REFERENCE_PARAMETER, "")[:80],
+            )
         ]
 
     def _signature(self, url: str, fields: Sequence[tuple[str, str]]) -> str:

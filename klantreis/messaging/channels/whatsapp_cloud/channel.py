@@ -342,11 +342,13 @@ def _report(status: Any) -> DeliveryReport | None:
     if mapped == "failed":
         errors = status.get("errors")
         error = _status_error(errors[0] if isinstance(errors, list) and errors else None)
+    reference = status.get("biz_opaque_callback_data")
     return DeliveryReport(
         provider_message_id=message_id,
         status=mapped,
         occurred_at=datetime.fromtimestamp(int(timestamp), tz=UTC),
         error=error,
+        client_reference=reference[:80] if isinstance(reference, str) else "",
     )
 
 
