@@ -436,7 +436,11 @@ def delivery_reports_apply(*, channel: str, reports: Sequence[DeliveryReport]) -
                     handed_over.append(fallback)
             changed += 1
     if handed_over:
-        messages_send(messages=handed_over)
+        # Not in the provider's webhook call: a worker tries the next channel.
+        from klantreis.messaging.tasks import messages_send_task  # the task module imports this one
+
+        ids = [message.pk for message in handed_over]
+        transaction.on_commit(lambda: messages_send_task.enqueue(ids))
     return changed
 
 

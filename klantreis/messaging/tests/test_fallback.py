@@ -141,6 +141,7 @@ def test_whatsapp_then_sms_when_not_delivered_in_time_then_email_when_the_sms_fa
     twilio: FakeTwilio,
     smtp_server: Any,
     fixed_clock: FixedClock,
+    run_tasks: Any,
 ) -> None:
     # Given the message goes out on the customer's preferred channel
     whatsapp = send(customer)
@@ -167,11 +168,15 @@ def test_whatsapp_then_sms_when_not_delivered_in_time_then_email_when_the_sms_fa
     assert smtp_server.messages == []
     assert messages_undelivered_hand_over() == 0  # handed over once
 
-    # When Twilio reports the SMS failed, the e-mail goes out at once
+    # When Twilio reports the SMS failed, the e-mail goes out at once: the
+    # webhook answers, a worker sends
     fixed_clock.advance(timedelta(minutes=2))
     response = post(client, twilio.status_callback(sms.sid, "failed", error_code="30006"))
 
     assert response.status_code == 200
+    assert smtp_server.messages == []
+    assert rows()[-1] == (f"{KEY}.sms.email", "email", "queued")
+    run_tasks()
     [mail] = smtp_server.messages
     assert mail["To"] == "a.jansen@example.nl"
     assert mail["Subject"] == "De monteur is onderweg"
