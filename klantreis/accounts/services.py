@@ -7,6 +7,7 @@ conditional update, so a link works once even when two clicks race.
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -70,6 +71,72 @@ def sign_in_link_redeem(*, token: str) -> SignInLink:
     if claimed != 1:
         raise ApplicationError(MESSAGE_LINK_USED)
     return link
+
+
+# --- Entry links ----------------------------------------------------------
+# The links in a customer's messages ("see your request", "choose another
+# time") sign them in and open one page. They are signed, not stored: a
+# message may be read weeks later, and the same link may be opened again. The
+# moment it was made travels inside the signed value and is checked against
+# the injected clock (Django's TimestampSigner reads the system time).
+
+ENTRY_SALT = "klantreis.accounts.entry-link"
+
+
+class EntryTarget:
+    REQUEST = "request"
+    APPOINTMENT = "appointment"
+    ALL = frozenset({REQUEST, APPOINTMENT})
+
+
+MESSAGE_ENTRY_INVALID = _("This link is not valid. Please ask for a sign-in link by e-mail.")
+MESSAGE_ENTRY_EXPIRED = _("This link has expired. Please ask for a new sign-in link by e-mail.")
+
+
+@dataclass(frozen=True)
+class EntryLink:
+    user: User
+    reference: str
+    target: str
+
+
+def entry_link_token(*, user_id: int, reference: str, target: str) -> str:
+    """The signed token of a link that signs customer `user_id` in and opens
+    `target` (request or appointment) of request `reference`."""
+    if target not in EntryTarget.ALL:
+        raise ValueError(f"unknown entry target {target!r}")
+    payload = {"u": user_id, "r": reference, "t": target, "i": int(clock.now().timestamp())}
+    return signing.dumps(payload, salt=ENTRY_SALT, compress=True)
+
+
+def entry_link_read(*, token: str) -> EntryLink:
+    """Who the link signs in and where it leads; raises for a tampered or
+    expired link, and for one that does not belong to an active customer."""
+    try:
+        payload = signing.loads(token, salt=ENTRY_SALT)
+    except signing.BadSignature:
+        raise ApplicationError(MESSAGE_ENTRY_INVALID) from None
+    if not isinstance(payload, dict):
+        raise ApplicationError(MESSAGE_ENTRY_INVALID)
+    user_id, reference, target, issued = (payload.get(key) for key in ("u", "r", "t", "i"))
+    if (
+        not isinstance(user_id, int)
+        or not isinstance(reference, str)
+        or target not in EntryTarget.ALL
+        or not isinstance(issued, int)
+    ):
+        raise ApplicationError(MESSAGE_ENTRY_INVALID)
+    user = User.objects.filter(pk=user_id, role=User.Role.CUSTOMER, is_active=True).first()
+    if user is None:
+        raise ApplicationError(MESSAGE_ENTRY_INVALID)
+    lifetime = timedelta(days=settings.KLANTREIS_ENTRY_LINK_DAYS)
+    if clock.now().timestamp() - issued >= lifetime.total_seconds():
+        # Signed by us, so what it says can still be used: the page answers in
+        # the customer's language and the new sign-in link leads to the same page.
+        raise ApplicationError(
+            MESSAGE_ENTRY_EXPIRED, language=user.language, reference=reference, target=target
+        )
+    return EntryLink(user=user, reference=reference, target=str(target))
 
 
 def user_language_set(*, user: User, language: str) -> User:

@@ -293,6 +293,8 @@ KLANTREIS_LEASE_SECONDS = env_int("KLANTREIS_LEASE_SECONDS", 300)
 # database so the demo's clock control can move time forward.
 KLANTREIS_CLOCK = env_str("KLANTREIS_CLOCK", "demo" if DEMO else "system")
 KLANTREIS_SIGN_IN_LINK_MINUTES = env_int("KLANTREIS_SIGN_IN_LINK_MINUTES", 15)
+# How long the signed links in messages (request page, choose another time) sign a customer in.
+KLANTREIS_ENTRY_LINK_DAYS = env_int("KLANTREIS_ENTRY_LINK_DAYS", 60)
 
 LOGGING = {
     "version": 1,

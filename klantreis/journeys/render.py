@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import formats, translation
 from django.utils.html import urlize
 
+from klantreis.accounts.services import EntryTarget, entry_link_token
 from klantreis.core.models import Organisation
 from klantreis.customers.models import Customer
 from klantreis.journeys.definition import LANGUAGES
@@ -23,6 +24,15 @@ def _url(name: str, **kwargs: Any) -> str:
         return settings.SITE_URL + reverse(name, kwargs=kwargs)
     except NoReverseMatch:
         return settings.SITE_URL + "/"
+
+
+def entry_url(*, customer: Customer | None, reference: str, target: str) -> str:
+    """The signed link that signs the customer in and opens the page; the
+    portal's home when there is no request (or no customer) to open."""
+    if customer is None or not reference:
+        return _url("portal:home")
+    token = entry_link_token(user_id=customer.user_id, reference=reference, target=target)
+    return _url("portal:entry", token=token)
 
 
 def window_text(start: datetime | None, end: datetime | None, zone: ZoneInfo, language: str) -> str:
@@ -67,8 +77,8 @@ def template_values(
             language,
         ),
         "eta": f"{eta.astimezone(zone):%H:%M}" if eta is not None else "",
-        "link": _url("portal:request_detail", reference=reference) if reference else _url("portal:home"),
-        "rebook_link": _url("portal:appointment", reference=reference) if reference else _url("portal:home"),
+        "link": entry_url(customer=customer, reference=reference, target=EntryTarget.REQUEST),
+        "rebook_link": entry_url(customer=customer, reference=reference, target=EntryTarget.APPOINTMENT),
         "survey_link": survey_link,
     }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from klantreis.portal import views
+from klantreis.portal import entry, views
 
 app_name = "portal"
 urlpatterns = [
@@ -12,4 +12,5 @@ urlpatterns = [
     path("requests/<str:reference>/", views.request_detail, name="request_detail"),
     path("requests/<str:reference>/appointment/", views.appointment, name="appointment"),
     path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
+    path("go/<str:token>/", entry.entry, name="entry"),
 ]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+from klantreis.accounts.services import entry_link_read
 from klantreis.core.clock import FixedClock, use_clock
 from klantreis.customers.tests.factories import CustomerFactory, HomeFactory
 from klantreis.events.models import Event
@@ -99,7 +100,13 @@ def test_the_flagship_repair_journey(vera, smtp_server) -> None:
         entry = icalendar.Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")[0]
         assert entry.decoded("dtstart") == tuesday.start
         assert entry.decoded("dtend") == tuesday.end
-        assert f"/portal/requests/{request.reference}/" in body(confirmation)
+        # The links sign the tenant in and open their request or the appointment page.
+        tokens = re.findall(r"/portal/go/([^/\s]+)/", body(confirmation))
+        assert tokens
+        for token in tokens:
+            link = entry_link_read(token=token)
+            assert (link.user, link.reference) == (customer.user, request.reference)
+        assert {entry_link_read(token=token).target for token in tokens} <= {"request", "appointment"}
 
         # The customer moves it to Wednesday.
         offers = slot_offer_list(request=request, now=clock.now())
