@@ -198,6 +198,11 @@ class Job(models.Model):
         NOT_HOME = "not_home", _("customer not home")
         CANCELLED = "cancelled", _("cancelled")
 
+    class NotFixedReason(models.TextChoices):
+        MATERIAL = "material", _("material needed")
+        EXPERTISE = "expertise", _("other expertise needed")
+        TIME = "time", _("more time needed")
+
     request = models.ForeignKey(RepairRequest, on_delete=models.PROTECT, related_name="jobs")
     firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="jobs")
     technician = models.ForeignKey(
@@ -231,6 +236,10 @@ class Job(models.Model):
     arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     outcome_note = models.TextField(_("outcome"), blank=True)
+    not_fixed_reason = models.CharField(
+        _("why not fixed"), max_length=16, choices=NotFixedReason.choices, blank=True
+    )
+    materials = models.TextField(_("material used"), blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

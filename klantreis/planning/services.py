@@ -46,6 +46,7 @@ MESSAGE_TECHNICIAN_OTHER_FIRM = _("This technician does not work for that firm."
 MESSAGE_TECHNICIAN_LACKS_SPECIALISM = _("This technician lacks the specialism the request needs.")
 MESSAGE_JOB_CLOSED = _("This job is already closed.")
 MESSAGE_VISIT_WINDOW = _("The visit must end after it starts.")
+MESSAGE_NOT_FIXED_REASON = _("A reason is only given, from the list, for a visit that did not fix it.")
 
 
 @transaction.atomic
@@ -103,18 +104,34 @@ def job_create(
 
 
 @transaction.atomic
-def job_complete(*, job: Job, status: str, actor: User | None, note: str = "") -> Job:
+def job_complete(
+    *,
+    job: Job,
+    status: str,
+    actor: User | None,
+    note: str = "",
+    not_fixed_reason: str = "",
+    materials: str = "",
+) -> Job:
+    """Record how a visit ended; `not_fixed_reason` (a `Job.NotFixedReason`)
+    only for a visit that did not fix it, `materials` what was used."""
     locked = Job.objects.select_for_update().select_related("request").get(pk=job.pk)
     if locked.status != Job.Status.OPEN:
         raise ApplicationError(MESSAGE_JOB_CLOSED, field="status")
     outcome = Job.Status(status)
     if outcome == Job.Status.OPEN:
         raise ApplicationError(MESSAGE_JOB_CLOSED, field="status")
+    if not_fixed_reason and (
+        outcome != Job.Status.NOT_FIXED or not_fixed_reason not in Job.NotFixedReason.values
+    ):
+        raise ApplicationError(MESSAGE_NOT_FIXED_REASON, field="not_fixed_reason")
     now = clock.now()
     locked.status = outcome
     locked.completed_at = now
     locked.outcome_note = note
-    locked.save(update_fields=["status", "completed_at", "outcome_note"])
+    locked.not_fixed_reason = not_fixed_reason
+    locked.materials = materials
+    locked.save(update_fields=["status", "completed_at", "outcome_note", "not_fixed_reason", "materials"])
     request = locked.request
     event_record(
         case_id=request.case_id,
@@ -128,6 +145,8 @@ def job_complete(*, job: Job, status: str, actor: User | None, note: str = "") -
             "job": locked.pk,
             "technician": locked.technician_id,
             "note": note,
+            "materials": materials,
+            **({"reason": not_fixed_reason} if outcome == Job.Status.NOT_FIXED else {}),
         },
     )
     if outcome == Job.Status.FIXED:

@@ -11,6 +11,17 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("requests/<str:reference>/", views.request_detail, name="request_detail"),
     path("requests/<str:reference>/appointment/", views.appointment, name="appointment"),
+    path(
+        "requests/<str:reference>/appointment/change/",
+        views.appointment_change,
+        name="appointment_reschedule",
+    ),
+    path(
+        "requests/<str:reference>/appointment/cancel/",
+        views.appointment_cancel_confirm,
+        name="appointment_cancel",
+    ),
+    path("requests/<str:reference>/eta/", views.request_eta, name="request_eta"),
     path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
     path("go/<str:token>/", entry.entry, name="entry"),
 ]
