@@ -20,3 +20,8 @@ def survey_get_by_token(*, token: str) -> Survey | None:
     if not token or len(token) > TOKEN_MAX_LENGTH:
         return None
     return Survey.objects.select_related("customer__user").filter(token_hash=token_hash(token)).first()
+
+
+def survey_keys_for_case(*, case_id: str) -> set[str]:
+    """The send keys of the case's surveys: the message with that key carried the link."""
+    return set(Survey.objects.filter(case_id=case_id).values_list("key", flat=True))

@@ -1,13 +1,16 @@
-"""Reads of the journey engine for the staff screens: the task queue and the
-journey definitions with how many cases run on each version."""
+"""Reads of the journey engine: for the staff screens the task queue and the
+journey definitions with how many cases run on each version; for the
+customer what their journey will still do for them."""
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from klantreis.journeys.models import JourneyDefinition, JourneyInstance, StaffTask
+from klantreis.journeys.models import JourneyDefinition, JourneyInstance, ScheduledTouchpoint, StaffTask
+from klantreis.journeys.services import spec_for, zone_for
 
 
 def staff_task_open_list(*, queue: str = "") -> QuerySet[StaffTask]:
@@ -97,3 +100,44 @@ def journey_definition_get(*, key: str, version: int) -> JourneyDefinition:
     if definition is None:
         raise Http404
     return definition
+
+
+@dataclass(frozen=True)
+class UpcomingTouchpoint:
+    """A message the customer's journey is still going to send them."""
+
+    touchpoint: str
+    name: str
+    due_at: datetime  # in the customer's time zone
+
+
+def touchpoint_upcoming_list(*, case_id: str, language: str) -> list[UpcomingTouchpoint]:
+    """The customer-facing touchpoints still waiting for `case_id`, soonest
+    first, named in `language` as the journey's designer named them. Human
+    touchpoints (a callback, a staff task) are work for the office, not a
+    promise to the customer, so they are left out."""
+    rows = (
+        ScheduledTouchpoint.objects.filter(
+            instance__case_id=case_id,
+            instance__state=JourneyInstance.State.RUNNING,
+            state=ScheduledTouchpoint.State.SCHEDULED,
+        )
+        .select_related("instance__definition", "instance__customer")
+        .order_by("due_at", "pk")
+    )
+    upcoming = []
+    for row in rows:
+        try:
+            touchpoint = spec_for(row.instance.definition).touchpoint(row.touchpoint)
+        except KeyError:  # dropped from the definition; the dispatcher skips it
+            continue
+        if touchpoint.layer == "human" or touchpoint.task is not None or not touchpoint.message:
+            continue
+        upcoming.append(
+            UpcomingTouchpoint(
+                touchpoint=row.touchpoint,
+                name=touchpoint.name.get(language) or touchpoint.name["en"],
+                due_at=row.due_at.astimezone(zone_for(row.instance.customer)),
+            )
+        )
+    return upcoming

@@ -1,5 +1,8 @@
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+
+from klantreis.planning.services import REASON_MAX_LENGTH
 
 
 class SignInLinkForm(forms.Form):
@@ -12,4 +15,21 @@ class SignInLinkForm(forms.Form):
             "max_length": _("An e-mail address has at most 254 characters."),
         },
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class AppointmentCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why are you cancelling? (optional)"),
+        required=False,
+        max_length=REASON_MAX_LENGTH,
+        error_messages={
+            "max_length": format_lazy(
+                _("Please keep the reason to at most {max} characters."), max=REASON_MAX_LENGTH
+            ),
+            "null_characters_not_allowed": _(
+                "The reason contains a character we cannot store. Please remove it."
+            ),
+        },
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": REASON_MAX_LENGTH}),
     )

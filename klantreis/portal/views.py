@@ -1,5 +1,7 @@
 """The customer's pages: sign in by one-time link, report, follow requests."""
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,7 +12,10 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format, time_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
@@ -28,12 +33,21 @@ from klantreis.events.models import Event
 from klantreis.intake.forms import report_flow_for
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.selectors import request_get_for, request_history, request_list_for
+from klantreis.journeys.selectors import touchpoint_upcoming_list
 from klantreis.messaging.selectors import inbox_message_list
+from klantreis.planning.calendar import local
 from klantreis.planning.forms import AppointmentForm, window_text
+from klantreis.planning.models import Job, PlanningSettings
 from klantreis.planning.plan import slot_offer_list
 from klantreis.planning.selectors import BOOKABLE_STATUSES, appointment_for_request, job_open_for_request
-from klantreis.planning.services import MESSAGE_ALREADY_BOOKED, MESSAGE_NOT_BOOKABLE, appointment_book
-from klantreis.portal.forms import SignInLinkForm
+from klantreis.planning.services import (
+    MESSAGE_ALREADY_BOOKED,
+    MESSAGE_NOT_BOOKABLE,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+)
+from klantreis.portal.forms import AppointmentCancelForm, SignInLinkForm
 
 
 def _customer(request: HttpRequest) -> Customer:
@@ -119,22 +133,109 @@ def report(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context, status=422 if flow.failed else 200)
 
 
+@dataclass(frozen=True)
+class NextStep:
+    """Something still to come on the request's timeline."""
+
+    at: datetime
+    title: str
+    when: str
+
+
+def _next_steps(repair: RepairRequest, appointment: Job | None, zone: ZoneInfo) -> list[NextStep]:
+    """The booked visit and the messages the journey will still send, by time."""
+    steps = []
+    if appointment is not None and appointment.visit_start and appointment.visit_end:
+        steps.append(
+            NextStep(
+                at=appointment.visit_start,
+                title=_("Technician visit"),
+                when=capfirst(
+                    window_text(start=appointment.visit_start, end=appointment.visit_end, zone=zone)
+                ),
+            )
+        )
+    for touchpoint in touchpoint_upcoming_list(case_id=repair.case_id, language=get_language() or "nl"):
+        # Already in the customer's own time zone.
+        due = touchpoint.due_at
+        steps.append(
+            NextStep(
+                at=due,
+                title=touchpoint.name,
+                when=f"{capfirst(date_format(due, 'l j F'))} {time_format(due, 'H:i')}",
+            )
+        )
+    return sorted(steps, key=lambda step: step.at)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What the request page says about the technician's arrival on the day."""
+
+    job: Job
+    expected: datetime | None
+    on_the_way: bool
+    arrived: bool
+
+    @property
+    def live(self) -> bool:
+        """Still worth asking again: the estimate can move until arrival."""
+        return not self.arrived
+
+    @property
+    def late(self) -> bool:
+        return (
+            self.expected is not None
+            and self.job.visit_end is not None
+            and self.expected > self.job.visit_end
+        )
+
+
+def _arrival(appointment: Job | None, *, now: datetime, zone: ZoneInfo) -> Arrival | None:
+    """The arrival when the technician is on the way or the visit is today."""
+    if appointment is None or appointment.visit_start is None:
+        return None
+    today = appointment.visit_start.astimezone(zone).date() == now.astimezone(zone).date()
+    if appointment.on_the_way_at is None and appointment.arrived_at is None and not today:
+        return None
+    return Arrival(
+        job=appointment,
+        expected=appointment.expected_arrival or appointment.planned_start,
+        on_the_way=appointment.on_the_way_at is not None,
+        arrived=appointment.arrived_at is not None,
+    )
+
+
 @role_required(Role.CUSTOMER)
 def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
     user = request_user(request)
     repair = request_get_for(user=user, reference=reference)
+    zone = ZoneInfo(Organisation.current().time_zone)
+    appointment = appointment_for_request(request=repair)
     return render(
         request,
         "portal/request_detail.html",
         {
             "repair": repair,
-            "history": request_history(request=repair),
+            "history": request_history(request=repair, for_customer=True),
+            "next_steps": _next_steps(repair, appointment, zone),
+            "arrival": _arrival(appointment, now=clock.now(), zone=zone),
             "photo_url": "portal:request_photo",
-            "appointment": appointment_for_request(request=repair),
+            "appointment": appointment,
             "can_book": _can_book(repair),
             "inbox": inbox_message_list(customer=_customer(request), case_id=repair.case_id)[:INBOX_PAGE],
         },
     )
+
+
+@role_required(Role.CUSTOMER)
+def request_eta(request: HttpRequest, reference: str) -> HttpResponse:
+    """The arrival fragment the request page asks for every 30 seconds."""
+    user = request_user(request)
+    repair = request_get_for(user=user, reference=reference)
+    zone = ZoneInfo(Organisation.current().time_zone)
+    arrival = _arrival(appointment_for_request(request=repair), now=clock.now(), zone=zone)
+    return render(request, "portal/_eta.html", {"repair": repair, "arrival": arrival})
 
 
 def _can_book(repair: RepairRequest) -> bool:
@@ -155,7 +256,7 @@ def _appointment_context(request: HttpRequest, repair: RepairRequest, *, data: A
     if repair.urgency == RepairRequest.Urgency.EMERGENCY:
         return context | {"emergency": True}
     if (job := job_open_for_request(request=repair)) is not None:
-        return context | {"job": job}
+        return context | {"job": job, "change": _change_rule(job, now=clock.now())}
     if repair.status not in BOOKABLE_STATUSES:
         return context | {"closed": True}
     now = clock.now()
@@ -211,6 +312,143 @@ def appointment(request: HtmxHttpRequest, reference: str) -> HttpResponse:
     )
     target = reverse("portal:request_detail", kwargs={"reference": repair.reference})
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@dataclass(frozen=True)
+class ChangeRule:
+    """Whether the tenant may still move or cancel the appointment, and until when."""
+
+    allowed: bool
+    until: datetime | None  # None: until the technician arrives
+
+
+def _change_rule(job: Job, *, now: datetime) -> ChangeRule:
+    """The organisation's rule as the page tells it in advance; the services
+    enforce the same rule under lock (appointment_reschedule, appointment_cancel)."""
+    if job.status != Job.Status.OPEN or job.visit_start is None or job.arrived_at is not None:
+        return ChangeRule(allowed=False, until=None)
+    cutoff = PlanningSettings.current().change_cutoff
+    if cutoff is None:
+        return ChangeRule(allowed=True, until=None)
+    zone = ZoneInfo(Organisation.current().time_zone)
+    day_before = job.visit_start.astimezone(zone).date() - timedelta(days=1)
+    until = local(day_before, cutoff, zone)
+    return ChangeRule(allowed=now <= until, until=until)
+
+
+def _booked_job(repair: RepairRequest) -> Job | None:
+    """The appointment that can be moved or cancelled: open, with a window."""
+    return appointment_for_request(request=repair)
+
+
+def _change_context(
+    request: HttpRequest, repair: RepairRequest, job: Job, *, data: Any = None
+) -> dict[str, Any]:
+    """The blocks the booked job can move to (it keeps its place until the
+    new one is held)."""
+    now = clock.now()
+    form = AppointmentForm(
+        data,
+        slots=slot_offer_list(request=repair, now=now, moving=job),
+        zone=ZoneInfo(Organisation.current().time_zone),
+        now=now,
+        selected=request.GET.get("slot", ""),
+        show_all=request.GET.get("all") == "1",
+    )
+    return {
+        "repair": repair,
+        "job": job,
+        "change": _change_rule(job, now=now),
+        "form": form,
+        "action": reverse("portal:appointment_reschedule", kwargs={"reference": repair.reference}),
+    }
+
+
+def _done(request: HtmxHttpRequest, repair: RepairRequest) -> HttpResponse:
+    target = reverse("portal:request_detail", kwargs={"reference": repair.reference})
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+def _no_change(request: HtmxHttpRequest, repair: RepairRequest) -> HttpResponse:
+    """Nothing booked to change (cancelled meanwhile, or never booked): the
+    appointment page says what can be done instead."""
+    target = reverse("portal:appointment", kwargs={"reference": repair.reference})
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@role_required(Role.CUSTOMER)
+@require_http_methods(["GET", "POST"])
+def appointment_change(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    """Move the booked appointment to another offered block, any hour."""
+    user = request_user(request)
+    repair = request_get_for(user=user, reference=reference)
+    job = _booked_job(repair)
+    if job is None:
+        return _no_change(request, repair)
+    template = "portal/appointment_change.html#change" if request.htmx else "portal/appointment_change.html"
+    if request.method == "GET":
+        return render(request, template, _change_context(request, repair, job))
+    context = _change_context(request, repair, job, data=request.POST)
+    form = context["form"]
+    if not form.is_valid():
+        return render(request, template, context, status=422)
+    slot = form.cleaned_data["slot"]
+    try:
+        moved = appointment_reschedule(
+            job=job, window_start=slot.start, window_end=slot.end, actor=user, channel=Event.Channel.PORTAL
+        )
+    except ApplicationError as error:
+        # Taken meanwhile, or past the cut-off now: the page again with what
+        # is offered now; the old appointment still stands.
+        context = _change_context(request, repair, job) | {"error": error.message}
+        return render(request, template, context, status=422)
+    messages.success(
+        request,
+        _("Your appointment has moved to %(window)s.")
+        % {
+            "window": window_text(
+                start=moved.visit_start or slot.start, end=moved.visit_end or slot.end, zone=form.zone
+            )
+        },
+    )
+    return _done(request, repair)
+
+
+@role_required(Role.CUSTOMER)
+@require_http_methods(["GET", "POST"])
+def appointment_cancel_confirm(request: HtmxHttpRequest, reference: str) -> HttpResponse:
+    """Cancelling asks once more, with room for an optional reason."""
+    user = request_user(request)
+    repair = request_get_for(user=user, reference=reference)
+    job = _booked_job(repair)
+    if job is None:
+        return _no_change(request, repair)
+    template = "portal/appointment_cancel.html#cancel" if request.htmx else "portal/appointment_cancel.html"
+    form = AppointmentCancelForm(request.POST if request.method == "POST" else None)
+    context: dict[str, Any] = {
+        "repair": repair,
+        "job": job,
+        "change": _change_rule(job, now=clock.now()),
+        "form": form,
+        "action": reverse("portal:appointment_cancel", kwargs={"reference": repair.reference}),
+    }
+    if request.method == "GET":
+        return render(request, template, context)
+    if not form.is_valid():
+        return render(request, template, context, status=422)
+    try:
+        appointment_cancel(
+            job=job, actor=user, channel=Event.Channel.PORTAL, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as error:
+        context["error"] = error.message
+        context["change"] = _change_rule(job, now=clock.now())
+        return render(request, template, context, status=422)
+    messages.success(
+        request,
+        _("Your appointment is cancelled. You can choose a new time whenever it suits you."),
+    )
+    return _done(request, repair)
 
 
 @role_required(Role.CUSTOMER)
