@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "klantreis.feedback",
     "klantreis.portal",
     "klantreis.workspace",
+    "klantreis.field",
     "klantreis.demo",
 ]
 

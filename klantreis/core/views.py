@@ -11,6 +11,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("portal:sign_in")
     if getattr(request.user, "role", None) == "customer":
         return redirect("portal:home")
+    if getattr(request.user, "role", None) in ("technician", "subcontractor"):
+        return redirect("field:day")
     return redirect("workspace:home")
 
 
