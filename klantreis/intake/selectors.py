@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.formats import date_format, time_format
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from klantreis.accounts.access import ALL_REQUESTS_ROLES
@@ -87,7 +87,12 @@ ACTIVITY_TEXTS: dict[str, Any] = {
     "survey.sent": _("Survey sent: how did it go? (%(channel)s)"),
     "survey.answered": _("Survey answered"),
     "message.sent": _("Message sent (%(channel)s)"),
+    "request.information_added": _("Information added"),
+    "customer.message_sent": _("Message to the service desk"),
+    "desk.message_sent": _("Answer from the service desk"),
 }
+# What the person wrote travels with these events; the history shows it.
+WRITTEN_ACTIVITIES = frozenset({"request.information_added", "customer.message_sent", "desk.message_sent"})
 
 
 # What only the office reads: the machinery behind the customer's journey.
@@ -135,6 +140,13 @@ def _detail(activity: str, attributes: dict[str, Any], zone: ZoneInfo) -> str:
         }
     if activity == "eta.updated" and (eta := _moment(attributes.get("eta"), zone)) is not None:
         return gettext("Around %(time)s") % {"time": time_format(eta, "H:i")}
+    if activity in WRITTEN_ACTIVITIES:
+        photos = attributes.get("photos")
+        text = str(attributes.get("text", ""))
+        if isinstance(photos, int) and photos:
+            added = ngettext("%(count)d photo", "%(count)d photos", photos) % {"count": photos}
+            return f"{text} ({added})" if text else added
+        return text
     if activity == "survey.answered" and isinstance(attributes.get("score"), int):
         return gettext("Score: %(score)s") % {"score": attributes["score"]}
     return ""

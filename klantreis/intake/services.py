@@ -253,6 +253,57 @@ def request_photo_add(
     return photo
 
 
+INFORMATION_MAX = 2000
+CLOSED_STATUSES = (RepairRequest.Status.COMPLETED, RepairRequest.Status.CANCELLED)
+
+MESSAGE_INFORMATION_EMPTY = _("Please write something or add a photo.")
+MESSAGE_INFORMATION_TOO_LONG = _("Please keep your text under %(max)d characters.")
+MESSAGE_INFORMATION_CLOSED = _(
+    "This request is closed, so nothing can be added to it. Please report a new problem or call us."
+)
+
+
+def request_information_add(
+    *,
+    request: RepairRequest,
+    actor: User,
+    text: str,
+    photos: Sequence[UploadedFile[bytes]] = (),
+    channel: str = RepairRequest.Channel.PORTAL,
+) -> RepairRequest:
+    """The customer adds words and/or photos to an open request afterwards
+    (“it now leaks in the hall too”). The text is kept in the event, where
+    the tenant's and the staff's history read it."""
+    text = text.strip()
+    if len(text) > INFORMATION_MAX:
+        raise ApplicationError(MESSAGE_INFORMATION_TOO_LONG % {"max": INFORMATION_MAX}, field="text")
+    if not text and not photos:
+        raise ApplicationError(MESSAGE_INFORMATION_EMPTY, field="text")
+    # Decoding and re-encoding images is slow: do it before taking the lock.
+    prepared = photos_prepare(list(photos))
+    with transaction.atomic():
+        locked = RepairRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status in CLOSED_STATUSES:
+            raise ApplicationError(MESSAGE_INFORMATION_CLOSED)
+        max_count = settings.KLANTREIS_PHOTO_MAX_COUNT
+        if prepared and locked.photos.count() + len(prepared) > max_count:
+            raise ApplicationError(MESSAGE_PHOTO_TOO_MANY % {"max": max_count}, field="photos")
+        now = clock.now()
+        for photo in prepared:
+            _photo_store(request=locked, photo=photo, actor=actor, at=now)
+        event_channel, layer = CHANNEL_LAYER[RepairRequest.Channel(channel)]
+        event_record(
+            case_id=locked.case_id,
+            activity="request.information_added",
+            actor=actor,
+            channel=event_channel,
+            layer=layer,
+            occurred_at=now,
+            attributes={"request": locked.reference, "text": text, "photos": len(prepared)},
+        )
+    return locked
+
+
 # --- Default triage trees -------------------------------------------------
 # The shipped trees live as JSON in intake/data/triage/<slug>.json (format:
 # intake/triage.py and docs/triage.md). Installing never touches a tree that

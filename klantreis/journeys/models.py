@@ -175,7 +175,11 @@ class StaffTask(models.Model):
         OPEN = "open", _("open")
         DONE = "done", _("done")
 
-    instance = models.ForeignKey(JourneyInstance, on_delete=models.PROTECT, related_name="staff_tasks")
+    # Empty for work that no journey touchpoint made (a customer's message to
+    # the desk on a case without a running journey).
+    instance = models.ForeignKey(
+        JourneyInstance, on_delete=models.PROTECT, related_name="staff_tasks", null=True, blank=True
+    )
     touchpoint = models.OneToOneField(
         ScheduledTouchpoint, on_delete=models.PROTECT, related_name="staff_task", null=True, blank=True
     )

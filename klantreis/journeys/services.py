@@ -433,7 +433,7 @@ def staff_task_complete(*, task: StaffTask, actor: User, note: str = "") -> Staf
         attributes={
             "task": locked.pk,
             "queue": locked.queue,
-            "journey": locked.instance.key,
+            "journey": locked.instance.key if locked.instance is not None else "",
             "on_time": now <= locked.deadline,
         },
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from klantreis.portal import entry, views
+from klantreis.portal import contact, entry, views
 
 app_name = "portal"
 urlpatterns = [
@@ -24,4 +24,6 @@ urlpatterns = [
     path("requests/<str:reference>/eta/", views.request_eta, name="request_eta"),
     path("requests/<str:reference>/photos/<int:photo_id>/", views.request_photo, name="request_photo"),
     path("go/<str:token>/", entry.entry, name="entry"),
+    path("requests/<str:reference>/information/", contact.information_add, name="information_add"),
+    path("requests/<str:reference>/message/", contact.desk_message, name="desk_message"),
 ]

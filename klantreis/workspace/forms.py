@@ -202,3 +202,18 @@ class JourneyDefinitionForm(forms.Form):
         # numbers in the errors do not care, the stored versions should not either.
         value: str = self.cleaned_data["source"]
         return value.replace("\r\n", "\n")
+
+
+class DeskAnswerForm(forms.Form):
+    """A staff member's answer to a customer's message, sent to their portal inbox."""
+
+    text = forms.CharField(
+        label=_("Answer to the customer"),
+        help_text=_("The customer reads it in their portal messages. Write in their language."),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={
+            "required": _("Please write your answer."),
+            "max_length": _("Please keep the answer under %(limit_value)d characters."),
+        },
+    )

@@ -35,14 +35,15 @@ TASK_PAGE = 50
 CASE_PREFIX = "request:"
 
 # The queues the shipped journeys use; a designer's own queues show by their key.
-QUEUE_NAMES = {"callbacks": gettext_lazy("Call-backs")}
+QUEUE_NAMES = {"callbacks": gettext_lazy("Call-backs"), "desk": gettext_lazy("Service desk")}
 DETAIL_LABELS = {
     "score": gettext_lazy("Score"),
     "kind": gettext_lazy("Survey"),
     "comment_given": gettext_lazy("Comment given"),
+    "message": gettext_lazy("Message"),
 }
 # Ids that mean nothing to a person; the request is the link.
-DETAIL_HIDDEN = {"request", "survey"}
+DETAIL_HIDDEN = {"request", "survey", "event", "customer"}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from klantreis.workspace import board, journey_editor, task_queue, views
+from klantreis.workspace import board, desk, journey_editor, task_queue, views
 
 app_name = "workspace"
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("board/", board.board, name="board"),
     path("board/pin/", board.board_pin, name="board_pin"),
     path("board/replan/", board.board_replan, name="board_replan"),
+    path("requests/<str:reference>/answer/", desk.desk_answer, name="desk_answer"),
     path("tasks/", task_queue.task_list, name="tasks"),
     path("tasks/<int:task_id>/done/", task_queue.task_done, name="task_done"),
     path("journeys/", journey_editor.journey_list, name="journeys"),

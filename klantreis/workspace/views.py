@@ -40,6 +40,7 @@ from klantreis.planning.selectors import (
     technician_names,
 )
 from klantreis.planning.services import MESSAGE_ALREADY_BOOKED, MESSAGE_NOT_BOOKABLE, appointment_book
+from klantreis.workspace.desk import DESK_ROLES
 from klantreis.workspace.forms import CustomerSearchForm, RequestFilterForm
 
 # Who books a time block for a customer: the agent on the phone, and planners.
@@ -81,6 +82,7 @@ def request_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "can_book": user.role in BOOKING_ROLES
             and repair.status in BOOKABLE_STATUSES
             and job_open_for_request(request=repair) is None,
+            "can_answer": user.role in DESK_ROLES,
         },
     )
 
