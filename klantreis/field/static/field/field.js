@@ -170,13 +170,18 @@
     });
   }
 
+  // Not form.action: the forms have a field named "action", which hides it.
+  function target(form) {
+    return new URL(form.getAttribute("action") || "", window.location.href).href;
+  }
+
   function queueUpdate(form) {
     var collected = fieldsOf(form);
     var key = form.querySelector("input[name=key]");
     var queue = load();
     queue.push({
       key: key ? key.value : String(Date.now()),
-      url: form.action,
+      url: target(form),
       label: form.getAttribute("data-label") || "",
       fields: collected.fields,
       at: new Date().toISOString()
@@ -195,7 +200,7 @@
     form.querySelectorAll("button").forEach(function (button) {
       button.disabled = true;
     });
-    send(form.action, body).then(
+    send(target(form), body).then(
       function (outcome) {
         if (outcome.result === "done") {
           window.location.assign(outcome.answer.redirect);
@@ -205,7 +210,7 @@
           button.disabled = false;
         });
         if (outcome.result === "refused" && !outcome.reasons.length) {
-          form.submit(); // let the server's own page explain
+          HTMLFormElement.prototype.submit.call(form); // the server's own page explains
           return;
         }
         if (outcome.result === "refused") {

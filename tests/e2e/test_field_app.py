@@ -1,0 +1,65 @@
+"""Issue 5's technician app in a real browser: a technician signs in, opens
+the day and a visit, loses the network, presses "Arrived" and sees it kept on
+the phone; when the network returns the update is sent and applied once."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from klantreis.core.clock import FixedClock, use_clock
+from klantreis.events.models import Event
+from klantreis.field.tests.days import field_day_make
+from klantreis.planning.models import Job
+from klantreis.planning.tests.days import at
+from tests.e2e.test_report_journey import assert_accessible, shot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_technician_marks_arrival_offline_and_it_is_applied_once(live_server, page: Page, vera):
+    console_errors: list[str] = []
+    page.on(
+        "console", lambda message: console_errors.append(message.text) if message.type == "error" else None
+    )
+    with use_clock(FixedClock(at(7))):
+        day = field_day_make()
+        technician = day.west_user
+        technician.language = "en"
+        technician.set_password("demo-password-1")
+        technician.save()
+        job = day.jobs["east-1"]
+
+        page.goto(f"{live_server.url}/accounts/staff-sign-in/")
+        page.fill("input[name=username]", technician.username)
+        page.fill("input[name=password]", "demo-password-1")
+        page.click("main button[type=submit]")
+
+        # A technician's sign-in lands on the day.
+        expect(page).to_have_url(f"{live_server.url}/field/")
+        expect(page.locator("h1")).to_contain_text("11 March")
+        expect(page.locator("li.field-visit h3 a")).to_have_count(2)
+        shot(page, "field-day")
+        assert_accessible(page)
+
+        page.click(f"li[data-job='{job.pk}'] h3 a")
+        expect(page.locator("h1")).to_have_text(str(job.request.home))
+        expect(page.locator("a[href^='geo:']")).to_be_visible()
+        shot(page, "field-visit")
+        assert_accessible(page)
+
+        page.context.set_offline(True)
+        page.click("form:has(input[name=action][value=arrived]) button")
+        expect(page.locator("#field-queue")).to_contain_text(
+            "Saved on this phone; it will be sent when you are online"
+        )
+        assert Event.objects.filter(case_id=job.request.case_id, activity="visit.arrived").count() == 0
+
+        page.context.set_offline(False)
+        # Sent on the browser's "online" event (or the 15-second retry); the
+        # page reloads to show the visit as it now is.
+        expect(page.locator(".messages")).to_contain_text("Arrival recorded.", timeout=25_000)
+        expect(page.locator(".field-status")).to_have_text("at work")
+        assert page.evaluate("localStorage.getItem('klantreis-field-queue')") == "[]"
+
+    assert Event.objects.filter(case_id=job.request.case_id, activity="visit.arrived").count() == 1
+    assert Job.objects.get(pk=job.pk).arrived_at == at(7)
+    assert [error for error in console_errors if "ERR_INTERNET_DISCONNECTED" not in error] == []
