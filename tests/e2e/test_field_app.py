@@ -9,6 +9,7 @@ from klantreis.core.clock import FixedClock, use_clock
 from klantreis.events.models import Event
 from klantreis.field.tests.days import field_day_make
 from klantreis.planning.models import Job
+from klantreis.planning.services import job_arrive
 from klantreis.planning.tests.days import at
 from tests.e2e.test_report_journey import assert_accessible, shot
 
@@ -63,3 +64,33 @@ def test_technician_marks_arrival_offline_and_it_is_applied_once(live_server, pa
     assert Event.objects.filter(case_id=job.request.case_id, activity="visit.arrived").count() == 1
     assert Job.objects.get(pk=job.pk).arrived_at == at(7)
     assert [error for error in console_errors if "ERR_INTERNET_DISCONNECTED" not in error] == []
+
+
+def test_a_queued_update_the_server_refuses_is_shown_and_dropped(live_server, page: Page, vera):
+    with use_clock(FixedClock(at(7))):
+        day = field_day_make()
+        office = day.sub_user
+        office.language = "en"
+        office.set_password("demo-password-1")
+        office.save()
+        job = day.sub_job
+
+        page.goto(f"{live_server.url}/accounts/staff-sign-in/")
+        page.fill("input[name=username]", office.username)
+        page.fill("input[name=password]", "demo-password-1")
+        page.click("main button[type=submit]")
+        page.click(f"li[data-job='{job.pk}'] h3 a")
+
+        page.context.set_offline(True)
+        page.click("form:has(input[name=action][value=arrived]) button")
+        expect(page.locator("#field-queue")).to_contain_text("Saved on this phone")
+        # Meanwhile the technician recorded the arrival on their own phone.
+        job_arrive(job=job, technician=day.sub_technician, actor=None)
+
+        page.context.set_offline(False)
+        expect(page.locator("#field-queue")).to_contain_text(
+            "This update was refused: Arrived: You have already arrived at this job.", timeout=25_000
+        )
+        assert page.evaluate("localStorage.getItem('klantreis-field-queue')") == "[]"
+
+    assert Event.objects.filter(case_id=job.request.case_id, activity="visit.arrived").count() == 1

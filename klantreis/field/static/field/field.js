@@ -35,6 +35,11 @@
       paragraph.textContent = line;
       element.appendChild(paragraph);
     });
+    if (lines.length) {
+      // The notice is at the top; the button pressed may be far below it.
+      element.setAttribute("tabindex", "-1");
+      element.focus();
+    }
   }
 
   function load() {
@@ -209,12 +214,11 @@
         form.querySelectorAll("button").forEach(function (button) {
           button.disabled = false;
         });
-        if (outcome.result === "refused" && !outcome.reasons.length) {
-          HTMLFormElement.prototype.submit.call(form); // the server's own page explains
-          return;
-        }
         if (outcome.result === "refused") {
-          say([text("refused") + " " + (form.getAttribute("data-label") || "")].concat(outcome.reasons), true);
+          // Refused while online: post the form itself, so the server's page
+          // shows why next to the fields, with what was typed kept. Nothing
+          // was recorded, so the key is still unused.
+          HTMLFormElement.prototype.submit.call(form);
           return;
         }
         queueUpdate(form);
@@ -275,6 +279,21 @@
     markQueued(queue);
     say(waiting(queue), false);
     flush();
+  });
+
+  // Signing out leaves no copy of the visits on the phone (queued updates
+  // stay: they are the technician's work, sent with the next sign-in).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && /\/sign-out\/$/.test(form.getAttribute("action") || "") && window.caches) {
+      window.caches.keys().then(function (keys) {
+        keys.forEach(function (key) {
+          if (key.indexOf("field-") === 0) {
+            window.caches.delete(key);
+          }
+        });
+      });
+    }
   });
 
   if ("serviceWorker" in navigator) {

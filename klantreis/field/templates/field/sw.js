@@ -34,7 +34,18 @@ self.addEventListener("fetch", function (event) {
     // Pages: the network first (they change all day), the last copy when offline.
     event.respondWith(
       fetch(request).then(function (response) {
-        if (response.ok && !response.redirected) {
+        if (response.redirected) {
+          // Sent to the sign-in page: forget the pages kept for the last person.
+          caches.open(CACHE).then(function (cache) {
+            cache.keys().then(function (requests) {
+              requests.forEach(function (kept) {
+                if (SHELL.indexOf(new URL(kept.url).pathname) === -1) {
+                  cache.delete(kept);
+                }
+              });
+            });
+          });
+        } else if (response.ok) {
           var copy = response.clone();
           caches.open(CACHE).then(function (cache) {
             cache.put(request, copy.clone());
