@@ -364,6 +364,12 @@ def _change_context(
     }
 
 
+def _part(request: HtmxHttpRequest) -> bool:
+    """Only the swapped part: the links push these pages' addresses, and htmx
+    asks a pushed address again for the whole page when it restores history."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def _done(request: HtmxHttpRequest, repair: RepairRequest) -> HttpResponse:
     target = reverse("portal:request_detail", kwargs={"reference": repair.reference})
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
@@ -385,7 +391,7 @@ def appointment_change(request: HtmxHttpRequest, reference: str) -> HttpResponse
     job = _booked_job(repair)
     if job is None:
         return _no_change(request, repair)
-    template = "portal/appointment_change.html#change" if request.htmx else "portal/appointment_change.html"
+    template = "portal/appointment_change.html#change" if _part(request) else "portal/appointment_change.html"
     if request.method == "GET":
         return render(request, template, _change_context(request, repair, job))
     context = _change_context(request, repair, job, data=request.POST)
@@ -423,7 +429,7 @@ def appointment_cancel_confirm(request: HtmxHttpRequest, reference: str) -> Http
     job = _booked_job(repair)
     if job is None:
         return _no_change(request, repair)
-    template = "portal/appointment_cancel.html#cancel" if request.htmx else "portal/appointment_cancel.html"
+    template = "portal/appointment_cancel.html#cancel" if _part(request) else "portal/appointment_cancel.html"
     form = AppointmentCancelForm(request.POST if request.method == "POST" else None)
     context: dict[str, Any] = {
         "repair": repair,

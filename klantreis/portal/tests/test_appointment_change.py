@@ -156,6 +156,18 @@ def test_moving_by_htmx_swaps_the_part_and_redirects_by_header(client, booked):
 
 
 @pytest.mark.django_db
+def test_a_history_restore_gets_the_whole_page(client, booked):
+    request, _neighbour, _job = booked
+    client.force_login(request.customer.user)
+
+    for name in (CHANGE, CANCEL):
+        response = client.get(
+            url(request, name), headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+        )
+        assert "<html" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_a_block_taken_meanwhile_keeps_the_old_appointment(client, booked):
     request, neighbour, job = booked
     client.force_login(request.customer.user)

@@ -10,6 +10,7 @@ from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
 from klantreis.events.services import event_record
+from klantreis.feedback.services import survey_issue
 from klantreis.intake.selectors import request_history
 from klantreis.journeys.models import ScheduledTouchpoint
 from klantreis.journeys.selectors import touchpoint_upcoming_list
@@ -119,6 +120,15 @@ def test_next_names_touchpoints_in_the_readers_language_and_leaves_out_staff_wor
 def test_every_event_a_tenant_sees_has_a_sentence_and_the_machinery_stays_hidden(client, vera, fixed_clock):
     request = reported()
     client.force_login(english(request))
+    survey_issue(
+        key="tp-9",
+        kind="csat",
+        case_id=request.case_id,
+        customer=request.customer,
+        language="en",
+        expires_at=local(20, 12),
+        touchpoint="survey",
+    )
     for activity, attributes in [
         (
             "appointment.booked",
@@ -143,17 +153,18 @@ def test_every_event_a_tenant_sees_has_a_sentence_and_the_machinery_stays_hidden
         ("visit.not_fixed", {}),
         ("visit.not_home", {}),
         ("message.sent", {"key": "tp-1", "channel": "email"}),
+        ("message.sent", {"key": "tp-9.sms", "channel": "sms"}),
         ("survey.answered", {"score": 4}),
         ("journey.started", {}),
         ("touchpoint.cancelled", {}),
-        ("message.delivered", {"key": "tp-1"}),
+        ("message.delivered", {"key": "tp-1", "channel": "email"}),
         ("appointment.replanned", {}),
     ]:
         event_record(
             case_id=request.case_id,
             activity=activity,
             actor=None,
-            channel="email" if activity.startswith("message.") else "portal",
+            channel=attributes.get("channel", "portal"),
             layer=Event.Layer.DIGITAL,
             attributes=attributes,
         )
@@ -172,6 +183,7 @@ def test_every_event_a_tenant_sees_has_a_sentence_and_the_machinery_stays_hidden
         "Technician visit: not fixed yet",
         "Technician visit: nobody home",
         "Message sent (e-mail)",
+        "Survey sent: how did it go? (SMS)",
         "Survey answered: Score: 4",
     ]:
         assert sentence in body
