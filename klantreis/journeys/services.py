@@ -415,7 +415,8 @@ def events_consume(*, limit: int = 500) -> int:
 
 @transaction.atomic
 def staff_task_complete(*, task: StaffTask, actor: User, note: str = "") -> StaffTask:
-    locked = StaffTask.objects.select_for_update().select_related("instance").get(pk=task.pk)
+    # Only the task is locked: its journey may be missing (an outer join).
+    locked = StaffTask.objects.select_for_update(of=("self",)).select_related("instance").get(pk=task.pk)
     if locked.state != StaffTask.State.OPEN:
         raise ApplicationError(MESSAGE_TASK_DONE, field="state")
     now = clock.now()
