@@ -15,7 +15,7 @@ from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
 from klantreis.field.models import FieldUpdate, VisitPhoto
-from klantreis.intake.services import request_create
+from klantreis.intake.services import request_create, request_photo_add
 from klantreis.intake.tests.factories import TriageTreeFactory
 from klantreis.planning import services
 from klantreis.planning.models import Job, Technician
@@ -178,6 +178,22 @@ def test_another_firms_visit_is_not_found_for_its_technician(client, field_day):
     assert post_action(client, field_day.sub_job, "arrived").status_code == 404
 
 
+def test_request_photos_are_served_to_whom_may_see_the_visit(client, field_day):
+    job = field_day.jobs["east-1"]
+    photo = request_photo_add(
+        request=job.request, actor=job.request.customer.user, upload=jpeg(), channel="portal"
+    )
+    url = reverse("field:request_photo", kwargs={"reference": job.request.reference, "photo_id": photo.pk})
+    client.force_login(field_day.west_user)
+
+    assert client.get(url).status_code == 200
+    assert url in client.get(visit_url(job)).content.decode()
+    client.force_login(field_day.east_user)
+    assert client.get(url).status_code == 404
+    client.force_login(field_day.sub_user)
+    assert client.get(url).status_code == 404
+
+
 def test_history_of_the_home_shows_earlier_requests(client, field_day):
     job = field_day.jobs["east-1"]
     request = job.request
@@ -215,6 +231,9 @@ def test_on_my_way_with_the_phones_position(client, field_day):
     assert response["Location"] == visit_url(job)
     job.refresh_from_db()
     assert job.on_the_way_at is not None
+    assert job.expected_arrival is not None
+    expected = f"expected {job.expected_arrival.astimezone(AMSTERDAM):%H:%M}"
+    assert expected in client.get(DAY).content.decode()
     assert events(job, "technician.on_the_way") == 1
     west = Technician.objects.get(pk=field_day.west.pk)
     assert (west.last_latitude, west.last_longitude) == (52.1, 5.15)
