@@ -15,6 +15,19 @@ from tests.e2e.test_report_journey import assert_accessible, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+PHONE = {"width": 390, "height": 844}
+
+
+def sign_in(page: Page, url: str, user) -> None:
+    user.language = "en"
+    user.set_password("demo-password-1")
+    user.save()
+    page.set_viewport_size(PHONE)
+    page.goto(f"{url}/accounts/staff-sign-in/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "demo-password-1")
+    page.click("main button[type=submit]")
+
 
 def test_technician_marks_arrival_offline_and_it_is_applied_once(live_server, page: Page, vera):
     console_errors: list[str] = []
@@ -28,6 +41,7 @@ def test_technician_marks_arrival_offline_and_it_is_applied_once(live_server, pa
         technician.set_password("demo-password-1")
         technician.save()
         job = day.jobs["east-1"]
+        page.set_viewport_size(PHONE)
 
         page.goto(f"{live_server.url}/accounts/staff-sign-in/")
         page.fill("input[name=username]", technician.username)
@@ -60,6 +74,16 @@ def test_technician_marks_arrival_offline_and_it_is_applied_once(live_server, pa
         expect(page.locator(".messages")).to_contain_text("Arrival recorded.", timeout=25_000)
         expect(page.locator(".field-status")).to_have_text("at work")
         assert page.evaluate("localStorage.getItem('klantreis-field-queue')") == "[]"
+
+        # The service worker kept the day: it can be read without a network.
+        page.goto(f"{live_server.url}/field/")
+        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        page.reload()
+        page.context.set_offline(True)
+        page.reload()
+        expect(page.locator("h1")).to_contain_text("11 March")
+        expect(page.locator(f"li[data-job='{job.pk}']")).to_be_visible()
+        page.context.set_offline(False)
 
     assert Event.objects.filter(case_id=job.request.case_id, activity="visit.arrived").count() == 1
     assert Job.objects.get(pk=job.pk).arrived_at == at(7)
@@ -94,3 +118,44 @@ def test_a_queued_update_the_server_refuses_is_shown_and_dropped(live_server, pa
         assert page.evaluate("localStorage.getItem('klantreis-field-queue')") == "[]"
 
     assert Event.objects.filter(case_id=job.request.case_id, activity="visit.arrived").count() == 1
+
+
+def test_not_fixed_and_the_follow_up_booked_on_site(live_server, page: Page, vera):
+    with use_clock(FixedClock(at(7))):
+        day = field_day_make()
+        job = day.jobs["east-1"]
+        sign_in(page, live_server.url, day.west_user)
+        page.click(f"li[data-job='{job.pk}'] h3 a")
+        page.click("form:has(input[name=action][value=arrived]) button")
+        expect(page.locator(".messages")).to_contain_text("Arrival recorded.")
+
+        # "Not fixed" without a reason is refused next to the field, the note kept.
+        page.check("input[name=status][value=not_fixed]")
+        page.fill("textarea[name=note]", "Sifon gescheurd")
+        page.click("form:has(input[name=action][value=completed]) button[type=submit]")
+        expect(page.locator(".error-summary")).to_contain_text("Please say why it could not be fixed.")
+        expect(page.locator("textarea[name=note]")).to_have_value("Sifon gescheurd")
+
+        page.select_option("select[name=not_fixed_reason]", "material")
+        page.fill("textarea[name=materials]", "Sifon 40 mm")
+        page.click("form:has(input[name=action][value=completed]) button[type=submit]")
+        expect(page.locator(".messages")).to_contain_text("Not fixed: book the follow-up visit")
+        expect(page.locator("#follow-up input[name=slot]").first).to_be_visible()
+        assert_accessible(page)
+
+        page.locator("#follow-up input[name=slot]").first.check()
+        page.click("#follow-up form[method=post] button")
+        expect(page.locator(".messages")).to_contain_text("Follow-up visit booked: Thursday 12 March")
+        expect(page.locator(".appointment")).to_contain_text("Thursday 12 March")
+        shot(page, "field-follow-up")
+        assert_accessible(page)
+
+    follow_up = Job.objects.get(request=job.request, status=Job.Status.OPEN)
+    booking = Event.objects.get(case_id=job.request.case_id, activity="appointment.booked")
+    assert (booking.attributes["job"], booking.channel, booking.attributes["follow_up"]) == (
+        follow_up.pk,
+        Event.Channel.ON_SITE,
+        True,
+    )
+    not_fixed = Event.objects.get(case_id=job.request.case_id, activity="visit.not_fixed")
+    assert (not_fixed.attributes["reason"], not_fixed.attributes["materials"]) == ("material", "Sifon 40 mm")
