@@ -514,3 +514,18 @@ def test_staff_home_sends_technicians_to_the_app(client, field_day):
     client.force_login(field_day.sub_user)
     assert client.get("/")["Location"] == DAY
     assert 'href="/field/"' in client.get(DAY).content.decode()
+
+
+def test_admin_lists_the_updates_read_only(client, field_day):
+    post_action_user = field_day.west_user
+    client.force_login(post_action_user)
+    post_action(client, field_day.jobs["east-1"], "arrived")
+    admin = UserFactory(role="admin", is_staff=True, is_superuser=True, language="en")
+    client.force_login(admin)
+
+    listing = client.get(reverse("admin:field_fieldupdate_changelist"))
+
+    assert listing.status_code == 200
+    assert "arrived" in listing.content.decode()
+    assert client.get(reverse("admin:field_fieldupdate_add")).status_code == 403
+    assert client.get(reverse("admin:field_visitphoto_changelist")).status_code == 200
