@@ -18,7 +18,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HTMX_STOP_POLLING, HttpResponseClientRedirect
 
 from klantreis.accounts.access import Role, request_user, role_required
 from klantreis.accounts.services import sign_in_link_check, sign_in_link_redeem
@@ -235,7 +235,11 @@ def request_eta(request: HttpRequest, reference: str) -> HttpResponse:
     repair = request_get_for(user=user, reference=reference)
     zone = ZoneInfo(Organisation.current().time_zone)
     arrival = _arrival(appointment_for_request(request=repair), now=clock.now(), zone=zone)
-    return render(request, "portal/_eta.html", {"repair": repair, "arrival": arrival})
+    # htmx stops polling on 286: nothing will change any more (arrived, or no visit today).
+    status = (
+        HTMX_STOP_POLLING if request.headers.get("HX-Request") and not (arrival and arrival.live) else 200
+    )
+    return render(request, "portal/_eta.html", {"repair": repair, "arrival": arrival}, status=status)
 
 
 def _can_book(repair: RepairRequest) -> bool:

@@ -225,7 +225,7 @@ def test_the_day_before_there_is_no_arrival_to_show(client, vera, fixed_clock):
     fragment = client.get(url(request, ETA), headers={"HX-Request": "true"})
 
     assert 'id="eta"' not in page
-    assert fragment.status_code == 200
+    assert fragment.status_code == 286  # htmx: stop polling
     assert fragment.content.decode().strip() == '<div id="eta"></div>'
 
 
@@ -236,12 +236,17 @@ def test_on_the_day_the_page_shows_the_planned_arrival_and_polls(client, today):
     client.force_login(english(request))
 
     page = client.get(url(request, DETAIL)).content.decode()
-    fragment = client.get(url(request, ETA), headers={"HX-Request": "true"}).content.decode()
+    response = client.get(url(request, ETA), headers={"HX-Request": "true"})
+    fragment = response.content.decode()
 
+    assert response.status_code == 200  # polling goes on
     for body in (page, fragment):
         assert "The technician comes today, expected around 10:20." in body
-        assert f'hx-get="{url(request, ETA)}" hx-trigger="every 30s" hx-swap="outerHTML"' in body
-        assert 'aria-live="polite"' in body
+        # The live region stays; only its content is swapped, so it is announced.
+        assert (
+            f'<div id="eta-live" aria-live="polite" aria-atomic="true" hx-get="{url(request, ETA)}" '
+            'hx-trigger="every 30s" hx-select="#eta-now" hx-swap="innerHTML">'
+        ) in body
         assert "Your time block: 10:00 to 12:00." in body
         assert f'href="{url(request, DETAIL)}#eta">Refresh</a>' in body
     assert "<html" not in fragment
@@ -276,8 +281,10 @@ def test_once_arrived_the_fragment_says_so_and_stops_polling(client, today, fixe
     fixed_clock.set(local(11, 10, 20))
     services.job_arrive(job=job, technician=person, actor=None)
 
-    fragment = client.get(url(request, ETA)).content.decode()
+    response = client.get(url(request, ETA), headers={"HX-Request": "true"})
+    fragment = response.content.decode()
 
+    assert response.status_code == 286  # htmx: stop polling
     assert "The technician has arrived." in fragment
     assert "hx-trigger" not in fragment
     assert "Refresh" not in fragment
