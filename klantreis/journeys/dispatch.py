@@ -32,7 +32,13 @@ from klantreis.events.services import event_record_many
 from klantreis.feedback.services import survey_issue
 from klantreis.journeys.definition import TouchpointSpec
 from klantreis.journeys.models import JourneyInstance, JourneySettings, ScheduledTouchpoint, StaffTask
-from klantreis.journeys.render import appointment_ics, html_for, language_for, template_values
+from klantreis.journeys.render import (
+    appointment_ics,
+    html_for,
+    language_for,
+    request_page_url,
+    template_values,
+)
 from klantreis.journeys.services import (
     expires_at,
     quiet_hours_for,
@@ -292,7 +298,9 @@ def _ics(batch: _Batch, instance: JourneyInstance, values: dict[str, str], langu
         start=start,
         end=end,
         summary=summary,
-        description=values["link"],
+        # Calendars are shared and synced: the entry links to the page
+        # behind the sign-in, never to a link that signs in by itself.
+        description=request_page_url(values["reference"]),
         location=str(home) if home is not None else "",
         organisation=batch.organisation,
         # Grows with every later version of the entry (minutes since 1970).

@@ -35,6 +35,12 @@ def entry_url(*, customer: Customer | None, reference: str, target: str) -> str:
     return _url("portal:entry", token=token)
 
 
+def request_page_url(reference: str) -> str:
+    """The request's page, behind the sign-in: for places a link may be
+    shared from (a calendar entry), where a signed entry link must not go."""
+    return _url("portal:request_detail", reference=reference) if reference else _url("portal:home")
+
+
 def window_text(start: datetime | None, end: datetime | None, zone: ZoneInfo, language: str) -> str:
     """'on Tuesday 10 March between 10:00 and 12:00' in the reader's language."""
     if start is None or end is None:

@@ -104,6 +104,10 @@ def test_the_reminder_is_armed_the_evening_before_and_moves_with_a_reschedule(
     assert entry.decoded("dtstart") == at(13, 10)
     assert entry.decoded("dtend") == at(13, 12)
     assert entry["uid"] == f"{CASE}@klantreis"
+    # A calendar entry is shared and synced: it links to the page behind the
+    # sign-in, not to the signed link of the mail itself.
+    assert "/portal/go/" in confirmation[0].get_body(("plain",)).get_content()
+    assert str(entry["description"]).endswith(f"/portal/requests/{CASE}/")
 
     booked(at(17, 14), at(17, 16), activity="appointment.rescheduled")
     run()
