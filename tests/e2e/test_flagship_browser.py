@@ -43,9 +43,13 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 WEIGHT_LIMIT = 100 * 1024
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, readme: str = "") -> None:
+    """The whole page; `readme`: also the phone's screen as the README shows
+    it (copied to docs/images/ by hand when the screens change)."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"flagship-{name}.png"), full_page=True)
+    if readme:
+        page.screenshot(path=str(ARTIFACTS / f"readme-{readme}.png"))
 
 
 @pytest.fixture
@@ -211,9 +215,15 @@ def test_the_flagship_journey_in_the_browser(
 
     # The day of the visit: the technician sets off.
     assert job.technician is not None
-    clock.set(job.visit_start - timedelta(minutes=40))
+    clock.set(job.visit_start - timedelta(minutes=25))
     journeys.run()
-    technician = browser.new_context(**PHONE, locale="nl-NL", timezone_id="Europe/Amsterdam")
+    technician = browser.new_context(
+        **PHONE,
+        locale="nl-NL",
+        timezone_id="Europe/Amsterdam",
+        geolocation={"latitude": 52.0607, "longitude": 5.105},
+        permissions=["geolocation"],
+    )
     van = technician.new_page()
     journeys.pages.append(van)
     van.goto(f"{base}/accounts/staff-sign-in/")
@@ -223,7 +233,7 @@ def test_the_flagship_journey_in_the_browser(
     expect(van).to_have_url(re.compile(r"/field/"))
     shot(van, "4-technician-day")
     van.click(f"a[href='/field/visits/{job.pk}/']")
-    shot(van, "5-technician-visit")
+    shot(van, "5-technician-visit", readme="field-visit")
     van.click("form:has(input[name=action][value=on_the_way]) button[type=submit]")
     expect(van.locator("form:has(input[name=action][value=arrived])")).to_be_visible()
     journeys.run()
@@ -232,9 +242,17 @@ def test_the_flagship_journey_in_the_browser(
     phone.goto(f"{base}/portal/requests/{request.reference}/")
     job.refresh_from_db()
     assert job.expected_arrival is not None
+    # The phone's position was used: finishing a job in the south of the city.
+    job.technician.refresh_from_db()
+    assert (job.technician.last_latitude, job.technician.last_longitude) == (52.0607, 5.105)
+    assert (
+        job.visit_start - timedelta(minutes=25)
+        < job.expected_arrival
+        < job.visit_start + timedelta(minutes=10)
+    )
     expected = job.expected_arrival.astimezone(AMSTERDAM).strftime("%H:%M")
     expect(phone.locator("[aria-live=polite]")).to_contain_text(expected)
-    shot(phone, "6-eta")
+    shot(phone, "6-eta", readme="portal-request")
 
     # Not fixed: material needed; the follow-up is booked on site.
     clock.advance(timedelta(minutes=45))

@@ -183,7 +183,7 @@ def test_an_unknown_request_is_404(client, repair):
     ],
 )
 def test_a_bad_answer_is_refused_and_kept(client, repair, asked, text, error):
-    client.force_login(UserFactory(role="agent"))
+    client.force_login(UserFactory(role="agent", language="en"))
 
     response = client.post(answer_url(repair), {"text": text})
 
