@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "klantreis.portal",
     "klantreis.workspace",
     "klantreis.field",
+    "klantreis.insights",
     "klantreis.demo",
 ]
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("portal/", include("klantreis.portal.urls")),
     path("survey/", include("klantreis.feedback.urls")),
     path("desk/", include("klantreis.workspace.urls")),
+    path("insights/", include("klantreis.insights.urls")),
     path("field/", include("klantreis.field.urls")),
     path("hooks/", include("klantreis.messaging.urls")),
     path("api/v1/", api.urls),
