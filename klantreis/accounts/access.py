@@ -14,10 +14,12 @@ from klantreis.accounts.models import User
 Role = User.Role
 
 STAFF_ROLES = frozenset(
-    {Role.AGENT, Role.PLANNER, Role.TECHNICIAN, Role.SUBCONTRACTOR, Role.DESIGNER, Role.ADMIN}
+    {Role.AGENT, Role.PLANNER, Role.TECHNICIAN, Role.SUBCONTRACTOR, Role.DESIGNER, Role.MANAGER, Role.ADMIN}
 )
-# Roles that see every request of the organisation.
-ALL_REQUESTS_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.DESIGNER, Role.ADMIN})
+# Roles that see every request of the organisation (the manager only reads them).
+ALL_REQUESTS_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.DESIGNER, Role.MANAGER, Role.ADMIN})
+# Roles that see the insights dashboards (issue 6).
+INSIGHTS_ROLES = frozenset({Role.DESIGNER, Role.MANAGER, Role.ADMIN})
 # Roles that take a report on behalf of a customer.
 INTAKE_ROLES = frozenset({Role.AGENT, Role.ADMIN})
 

@@ -11,6 +11,8 @@ class Role(models.TextChoices):
     TECHNICIAN = "technician", _("technician")
     SUBCONTRACTOR = "subcontractor", _("subcontractor")
     DESIGNER = "designer", _("service designer")
+    # Reads everything (requests, board, tasks, the insights), changes nothing.
+    MANAGER = "manager", _("manager")
     ADMIN = "admin", _("administrator")
 
 

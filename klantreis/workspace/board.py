@@ -36,7 +36,7 @@ from klantreis.workspace.forms import BoardPinForm
 
 # Agents see the board (a customer on the phone asks when the technician
 # comes); only planners and admins move jobs.
-BOARD_VIEW_ROLES = frozenset({Role.PLANNER, Role.ADMIN, Role.AGENT})
+BOARD_VIEW_ROLES = frozenset({Role.PLANNER, Role.ADMIN, Role.AGENT, Role.MANAGER})
 BOARD_ACT_ROLES = frozenset({Role.PLANNER, Role.ADMIN})
 
 # A pin re-plans the day while the planner waits: one second is enough for

@@ -29,7 +29,7 @@ from klantreis.journeys.selectors import staff_task_open_list, staff_task_queues
 from klantreis.journeys.services import staff_task_complete
 from klantreis.workspace.forms import QUEUE_PATTERN, TASK_NOTE_MAX, TaskDoneForm, TaskQueueFilterForm
 
-TASK_VIEW_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.DESIGNER, Role.ADMIN})
+TASK_VIEW_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.DESIGNER, Role.MANAGER, Role.ADMIN})
 TASK_ACT_ROLES = frozenset({Role.AGENT, Role.PLANNER, Role.ADMIN})
 TASK_PAGE = 50
 CASE_PREFIX = "request:"
