@@ -17,7 +17,7 @@ from klantreis.accounts.models import User
 from klantreis.core.errors import ApplicationError
 from klantreis.feedback.forms import SurveyAnswerForm
 from klantreis.feedback.models import Survey
-from klantreis.feedback.selectors import survey_get_by_token
+from klantreis.feedback.selectors import survey_get_by_token, survey_send_get
 from klantreis.feedback.services import (
     MESSAGE_SURVEY_ANSWERED,
     MESSAGE_SURVEY_UNKNOWN,
@@ -77,22 +77,22 @@ def _unavailable(request: HttpRequest, *, error: ApplicationError) -> HttpRespon
 @_private
 @require_http_methods(["GET", "POST"])
 def answer(request: HttpRequest, token: str) -> HttpResponse:
-    survey = survey_get_by_token(token=token)
-    if survey is None:
+    questions = survey_send_get(token=token)
+    if not questions:
         return _unavailable(request, error=ApplicationError(MESSAGE_SURVEY_UNKNOWN))
-    return _in_language(request, survey, lambda: _answer(request, survey, token))
+    return _in_language(request, questions[0], lambda: _answer(request, questions, token))
 
 
-def _answer(request: HttpRequest, survey: Survey, token: str) -> HttpResponse:
+def _answer(request: HttpRequest, questions: list[Survey], token: str) -> HttpResponse:
     try:
         survey_check(token=token)
     except ApplicationError as error:
         return _unavailable(request, error=error)
     posted = request.method == "POST"
-    form = SurveyAnswerForm(request.POST if posted else None, kind=survey.kind)
+    form = SurveyAnswerForm(request.POST if posted else None, questions=questions)
     if posted and form.is_valid():
         try:
-            survey_answer(token=token, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"])
+            survey_answer(token=token, scores=form.scores(), comment=form.cleaned_data["comment"])
         except ApplicationError as error:
             if error.field not in form.fields:  # answered or closed since the page was shown
                 return _unavailable(request, error=error)
@@ -102,7 +102,7 @@ def _answer(request: HttpRequest, survey: Survey, token: str) -> HttpResponse:
     return render(
         request,
         "feedback/answer.html",
-        {"form": form, "survey": survey, "token": token},
+        {"form": form, "survey": questions[0], "questions": questions, "token": token},
         status=422 if posted else 200,
     )
 

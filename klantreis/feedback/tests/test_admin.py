@@ -19,7 +19,7 @@ def admin_client(client):
 
 def test_staff_see_surveys_but_cannot_add_or_change_them(admin_client, fixed_clock):
     token = issued(case_id="R-2026-0099")
-    survey_answer(token=token, score=2, comment=HOSTILE)
+    survey_answer(token=token, scores={"csat": 2}, comment=HOSTILE)
     survey = Survey.objects.get()
 
     listing = admin_client.get(reverse("admin:feedback_survey_changelist"))

@@ -50,7 +50,7 @@ def test_a_tenant_answers_the_survey_once_and_the_token_stays_in_the_address_bar
         page.get_by_role("button", name="Verstuur mijn antwoord").click()
 
         # Nothing chosen: the error is at the question, the typed text stays.
-        expect(page.locator("#score-error")).to_have_text("Kies een cijfer.")
+        expect(page.locator("#csat-error")).to_have_text("Kies een cijfer.")
         page.get_by_label("Wilt u ons nog iets vertellen? (niet verplicht)").fill("Snel <b>geholpen</b>!")
         page.get_by_label("4 – Tevreden").check()
         assert_accessible(page)

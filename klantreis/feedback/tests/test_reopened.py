@@ -26,7 +26,7 @@ def answer_url(token):
 
 def test_an_answered_survey_opened_again_leads_on_to_the_portal(client, fixed_clock):
     token = issued(language="en")
-    survey_answer(token=token, score=4, comment="Goed")
+    survey_answer(token=token, scores={"csat": 4}, comment="Goed")
     fixed_clock.advance(timedelta(days=3))
 
     shown = client.get(answer_url(token))

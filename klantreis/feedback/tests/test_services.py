@@ -88,7 +88,7 @@ def test_a_key_reused_for_another_case_or_customer_is_refused(fixed_clock):
     [
         {"key": ""},
         {"key": "k" * 81},
-        {"kind": "nps"},
+        {"kind": "sms"},
         {"case_id": ""},
         {"case_id": "c" * 65},
         {"language": "de"},
@@ -124,7 +124,7 @@ def test_a_retry_after_the_secret_key_was_rotated_finds_the_old_link(fixed_clock
     with pytest.raises(RuntimeError, match="SECRET_KEY_FALLBACKS"):
         issued(key="tp-9", customer=customer)
     # Answering needs only the hash: the link sent before still works.
-    assert survey_answer(token=token, score=4, comment="").score == 4
+    assert survey_answer(token=token, scores={"csat": 4}, comment="")[0].score == 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -177,7 +177,7 @@ def test_an_answer_is_stored_once_with_its_event(fixed_clock):
     token = issued(key="tp-5", customer=customer, case_id="R-2026-0042", touchpoint="survey")
     fixed_clock.advance(timedelta(hours=3))
 
-    survey = survey_answer(token=token, score=4, comment="  Netjes gewerkt, wel laat.  ")
+    (survey,) = survey_answer(token=token, scores={"csat": 4}, comment="  Netjes gewerkt, wel laat.  ")
 
     stored = Survey.objects.get()
     assert stored.pk == survey.pk
@@ -202,6 +202,8 @@ def test_an_answer_is_stored_once_with_its_event(fixed_clock):
         "survey": stored.pk,
         "kind": "csat",
         "score": 4,
+        "kinds": ["csat"],
+        "csat": 4,
         "comment_given": True,
         "touchpoint": "survey",
     }
@@ -211,7 +213,7 @@ def test_an_answer_is_stored_once_with_its_event(fixed_clock):
 def test_an_answer_without_comment_says_so_in_the_event(fixed_clock):
     token = issued()
 
-    survey_answer(token=token, score=1, comment="   ")
+    survey_answer(token=token, scores={"csat": 1}, comment="   ")
 
     [event] = answered_events()
     assert event.attributes["comment_given"] is False
@@ -223,8 +225,8 @@ def test_the_channel_is_recorded_and_must_be_a_known_one(fixed_clock):
     first, second = issued(key="tp-1"), issued(key="tp-2")
 
     with pytest.raises(ValueError, match="channel"):
-        survey_answer(token=first, score=3, comment="", channel="pigeon")
-    survey_answer(token=second, score=3, comment="", channel=Event.Channel.PHONE)
+        survey_answer(token=first, scores={"csat": 3}, comment="", channel="pigeon")
+    survey_answer(token=second, scores={"csat": 3}, comment="", channel=Event.Channel.PHONE)
 
     assert [e.channel for e in answered_events()] == ["phone"]
     assert Survey.objects.get(key="tp-1").answered_at is None
@@ -232,11 +234,11 @@ def test_the_channel_is_recorded_and_must_be_a_known_one(fixed_clock):
 
 def test_a_second_answer_is_refused_and_the_first_one_stays(fixed_clock):
     token = issued()
-    survey_answer(token=token, score=5, comment="Top")
+    survey_answer(token=token, scores={"csat": 5}, comment="Top")
     fixed_clock.advance(timedelta(minutes=1))
 
     with pytest.raises(ApplicationError) as refused:
-        survey_answer(token=token, score=1, comment="Changed my mind")
+        survey_answer(token=token, scores={"csat": 1}, comment="Changed my mind")
 
     assert refused.value.message is services.MESSAGE_SURVEY_ANSWERED
     assert refused.value.field == "token"
@@ -252,10 +254,10 @@ def test_the_survey_closes_at_the_moment_it_expires(fixed_clock):
     too_late = issued(key="tp-2", customer=customer, expires_at=closes)
 
     fixed_clock.set(closes - timedelta(microseconds=1))
-    survey_answer(token=just_in_time, score=3, comment="")
+    survey_answer(token=just_in_time, scores={"csat": 3}, comment="")
     fixed_clock.set(closes)
     with pytest.raises(ApplicationError) as refused:
-        survey_answer(token=too_late, score=3, comment="")
+        survey_answer(token=too_late, scores={"csat": 3}, comment="")
     with pytest.raises(ApplicationError) as checked:
         survey_check(token=too_late)
 
@@ -266,14 +268,14 @@ def test_the_survey_closes_at_the_moment_it_expires(fixed_clock):
     assert len(answered_events()) == 1
 
 
-@pytest.mark.parametrize("score", [0, 6, -1, 100, "3", 3.0, 4.5, True, None])
+@pytest.mark.parametrize("score", [0, 6, -1, 100, "3", 3.0, 4.5, True])
 def test_a_score_outside_the_scale_or_not_a_whole_number_is_refused(fixed_clock, score):
     token = issued()
 
     with pytest.raises(ApplicationError) as refused:
-        survey_answer(token=token, score=score, comment="")
+        survey_answer(token=token, scores={"csat": score}, comment="")
 
-    assert refused.value.field == "score"
+    assert refused.value.field == "csat"
     assert refused.value.message == str(services.MESSAGE_SCORE_OUT_OF_RANGE) % {"low": 1, "high": 5}
     assert Survey.objects.get().answered_at is None
     assert answered_events() == []
@@ -283,15 +285,15 @@ def test_a_score_outside_the_scale_or_not_a_whole_number_is_refused(fixed_clock,
 def test_every_score_on_the_scale_is_taken(fixed_clock, score):
     token = issued()
 
-    assert survey_answer(token=token, score=score, comment="").score == score
+    assert survey_answer(token=token, scores={"csat": score}, comment="")[0].score == score
 
 
 def test_a_comment_over_2000_characters_is_refused_and_2000_is_fine(fixed_clock):
     too_long, just_right = issued(key="tp-1"), issued(key="tp-2")
 
     with pytest.raises(ApplicationError) as refused:
-        survey_answer(token=too_long, score=2, comment="x" * 2001)
-    survey_answer(token=just_right, score=2, comment="x" * 2000)
+        survey_answer(token=too_long, scores={"csat": 2}, comment="x" * 2001)
+    survey_answer(token=just_right, scores={"csat": 2}, comment="x" * 2000)
 
     assert refused.value.field == "comment"
     assert refused.value.message == str(services.MESSAGE_COMMENT_TOO_LONG) % {"max": 2000}
@@ -304,7 +306,7 @@ def test_a_comment_with_a_null_character_is_refused(fixed_clock):
     token = issued()
 
     with pytest.raises(ApplicationError) as refused:
-        survey_answer(token=token, score=2, comment="ok\x00")
+        survey_answer(token=token, scores={"csat": 2}, comment="ok\x00")
 
     assert refused.value.message is services.MESSAGE_COMMENT_UNSTORABLE
     assert Survey.objects.get().answered_at is None
@@ -314,7 +316,7 @@ def test_a_comment_with_html_is_stored_as_the_text_typed(fixed_clock):
     hostile = "<script>alert('x')</script> <img src=x onerror=alert(1)> & \"quotes\" 🙂"
     token = issued()
 
-    survey_answer(token=token, score=1, comment=hostile)
+    survey_answer(token=token, scores={"csat": 1}, comment=hostile)
 
     assert Survey.objects.get().comment == hostile
 
@@ -324,7 +326,7 @@ def test_the_token_of_one_survey_cannot_answer_another(fixed_clock):
     mine = issued(key="tp-1", customer=customer)
     issued(key="tp-2", customer=customer)
 
-    survey_answer(token=mine, score=5, comment="")
+    survey_answer(token=mine, scores={"csat": 5}, comment="")
 
     assert Survey.objects.get(key="tp-1").score == 5
     assert Survey.objects.get(key="tp-2").answered_at is None
@@ -343,7 +345,7 @@ def test_an_unknown_token_is_refused(fixed_clock, token):
 
     for guess in [token, real[:-1], real + "A", real.upper(), stored_hash]:
         with pytest.raises(ApplicationError) as refused:
-            survey_answer(token=guess, score=3, comment="")
+            survey_answer(token=guess, scores={"csat": 3}, comment="")
         assert refused.value.message is services.MESSAGE_SURVEY_UNKNOWN
         assert survey_get_by_token(token=guess) is None
     assert Survey.objects.get().answered_at is None
@@ -392,7 +394,7 @@ def test_two_answers_racing_count_once_on_postgresql():
     def answer(name: str, score: int, hold: bool = False) -> None:
         try:
             with use_clock(FixedClock(at)), transaction.atomic():
-                survey_answer(token=token, score=score, comment=name)
+                survey_answer(token=token, scores={"csat": score}, comment=name)
                 if hold:
                     first_answered.set()
                     commit_first.wait(timeout=20)

@@ -61,7 +61,7 @@ def test_the_page_asks_the_question_in_the_surveys_language_dutch(client, fixed_
     html = page(response)
     assert '<html lang="nl">' in html
     assert "<legend>Hoe tevreden bent u over de reparatie?</legend>" in html
-    labels = re.findall(r'<input type="radio" name="score" value="(\d)"[^>]*> <span>([^<]+)</span>', html)
+    labels = re.findall(r'<input type="radio" name="csat" value="(\d)"[^>]*> <span>([^<]+)</span>', html)
     assert labels == [
         ("1", "1 – Zeer ontevreden"),
         ("2", "2 – Ontevreden"),
@@ -69,7 +69,7 @@ def test_the_page_asks_the_question_in_the_surveys_language_dutch(client, fixed_
         ("4", "4 – Tevreden"),
         ("5", "5 – Zeer tevreden"),
     ]
-    assert re.search(r"<fieldset id=\"id_score\">\s*<legend>", html)
+    assert re.search(r"<fieldset id=\"id_csat\" class=\"survey-question\">\s*<legend>", html)
     assert '<label for="id_comment">Wilt u ons nog iets vertellen? (niet verplicht)</label>' in html
     assert '<textarea name="comment" id="id_comment" rows="5" aria-describedby="comment-help">' in html
     assert 'id="comment-help">Maximaal 2000 tekens.</span>' in html
@@ -141,7 +141,7 @@ def test_an_answer_with_the_csrf_token_is_stored_and_thanked_for(fixed_clock):
 
     response = client.post(
         answer_url(token),
-        {"csrfmiddlewaretoken": csrf_token_of(form), "score": "4", "comment": "Vriendelijke monteur."},
+        {"csrfmiddlewaretoken": csrf_token_of(form), "csat": "4", "comment": "Vriendelijke monteur."},
     )
 
     assert response.status_code == 302
@@ -165,7 +165,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_stores_nothing(fixed_clock
     client = Client(enforce_csrf_checks=True)
     token = issued()
 
-    response = client.post(answer_url(token), {"score": "4", "comment": ""})
+    response = client.post(answer_url(token), {"csat": "4", "comment": ""})
 
     assert response.status_code == 403
     assert Survey.objects.get().answered_at is None
@@ -181,12 +181,12 @@ def test_no_score_shows_the_error_at_the_question_and_keeps_the_comment_escaped(
     assert_private(response)
     html = page(response)
     assert re.search(
-        r'<fieldset id="id_score" class="field-error" aria-describedby="score-error">\s*'
+        r'<fieldset id="id_csat" class="survey-question field-error" aria-describedby="csat-error">\s*'
         r"<legend>Hoe tevreden bent u over de reparatie\?</legend>\s*"
-        r'<ul class="errorlist" id="score-error"><li>Kies een cijfer.</li></ul>',
+        r'<ul class="errorlist" id="csat-error"><li>Kies een cijfer.</li></ul>',
         html,
     )
-    assert '<li><a href="#id_score">Kies een cijfer.</a></li>' in html  # the summary links to it
+    assert '<li><a href="#id_csat">Kies een cijfer.</a></li>' in html  # the summary links to it
     assert (
         ">&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
         "&lt;b onmouseover=alert(1)&gt;vet&lt;/b&gt; &amp; co</textarea>"
@@ -200,21 +200,21 @@ def test_no_score_shows_the_error_at_the_question_and_keeps_the_comment_escaped(
 def test_errors_are_in_english_on_an_english_survey(client, fixed_clock):
     token = issued(language="en")
 
-    response = client.post(answer_url(token), {"score": "9"})
+    response = client.post(answer_url(token), {"csat": "9"})
 
     assert response.status_code == 422
     error = "Please choose one of the scores shown."
-    assert f'<ul class="errorlist" id="score-error"><li>{error}</li></ul>' in page(response)
+    assert f'<ul class="errorlist" id="csat-error"><li>{error}</li></ul>' in page(response)
 
 
 @pytest.mark.parametrize("score", ["0", "6", "-1", "3.0", "drie", "4; DROP TABLE", "1" * 400])
 def test_a_score_not_on_the_scale_is_refused_at_the_question(client, fixed_clock, score):
     token = issued()
 
-    response = client.post(answer_url(token), {"score": score, "comment": "Prima"})
+    response = client.post(answer_url(token), {"csat": score, "comment": "Prima"})
 
     assert response.status_code == 422
-    assert '<ul class="errorlist" id="score-error"><li>Kies een van de getoonde cijfers.</li></ul>' in page(
+    assert '<ul class="errorlist" id="csat-error"><li>Kies een van de getoonde cijfers.</li></ul>' in page(
         response
     )
     assert Survey.objects.get().answered_at is None
@@ -224,7 +224,7 @@ def test_a_comment_too_long_is_refused_next_to_it_and_nothing_typed_is_lost(clie
     token = issued()
     comment = "Het lekt weer. " * 133 + "Einde!"  # 2001 characters
 
-    response = client.post(answer_url(token), {"score": "2", "comment": comment})
+    response = client.post(answer_url(token), {"csat": "2", "comment": comment})
 
     assert len(comment) == 2001
     assert response.status_code == 422
@@ -235,14 +235,14 @@ def test_a_comment_too_long_is_refused_next_to_it_and_nothing_typed_is_lost(clie
     ) in html
     assert 'aria-describedby="comment-help comment-error" aria-invalid="true">' in html
     assert f">{comment}</textarea>" in html
-    assert re.search(r'<input type="radio" name="score" value="2"[^>]*checked', html)
+    assert re.search(r'<input type="radio" name="csat" value="2"[^>]*checked', html)
     assert Survey.objects.get().answered_at is None
 
 
 def test_a_comment_of_2000_characters_is_taken(client, fixed_clock):
     token = issued()
 
-    response = client.post(answer_url(token), {"score": "3", "comment": "a" * 2000})
+    response = client.post(answer_url(token), {"csat": "3", "comment": "a" * 2000})
 
     assert response.status_code == 302
     assert Survey.objects.get().comment == "a" * 2000
@@ -251,7 +251,7 @@ def test_a_comment_of_2000_characters_is_taken(client, fixed_clock):
 def test_a_comment_with_a_null_character_is_refused_next_to_it(client, fixed_clock):
     token = issued()
 
-    response = client.post(answer_url(token), {"score": "3", "comment": "ok\x00"})
+    response = client.post(answer_url(token), {"csat": "3", "comment": "ok\x00"})
 
     assert response.status_code == 422
     assert 'id="comment-error"' in page(response)
@@ -261,7 +261,7 @@ def test_a_comment_with_a_null_character_is_refused_next_to_it(client, fixed_clo
 def test_the_comment_is_stored_as_typed_not_as_html(client, fixed_clock):
     token = issued()
 
-    client.post(answer_url(token), {"score": "1", "comment": HOSTILE})
+    client.post(answer_url(token), {"csat": "1", "comment": HOSTILE})
 
     assert Survey.objects.get().comment == HOSTILE
 
@@ -270,7 +270,7 @@ def test_a_link_answers_only_its_own_survey(client, fixed_clock):
     customer = CustomerFactory()
     mine, other = issued(key="tp-1", customer=customer), issued(key="tp-2", customer=customer)
 
-    client.post(answer_url(mine), {"score": "5"})
+    client.post(answer_url(mine), {"csat": "5"})
 
     assert Survey.objects.get(key="tp-1").score == 5
     assert Survey.objects.get(key="tp-2").answered_at is None
@@ -282,10 +282,10 @@ def test_a_link_answers_only_its_own_survey(client, fixed_clock):
 
 def test_an_answered_survey_gets_a_friendly_410_with_the_phone(client, fixed_clock):
     token = issued()
-    survey_answer(token=token, score=5, comment="")
+    survey_answer(token=token, scores={"csat": 5}, comment="")
 
     shown = client.get(answer_url(token))
-    posted = client.post(answer_url(token), {"score": "1", "comment": "again"})
+    posted = client.post(answer_url(token), {"csat": "1", "comment": "again"})
 
     for response in (shown, posted):
         assert response.status_code == 410
@@ -304,7 +304,7 @@ def test_an_expired_survey_gets_a_friendly_410_in_its_language(client, fixed_clo
     fixed_clock.advance(timedelta(days=7))
 
     shown = client.get(answer_url(token))
-    posted = client.post(answer_url(token), {"score": "4"})
+    posted = client.post(answer_url(token), {"csat": "4"})
 
     for response in (shown, posted):
         assert response.status_code == 410
@@ -321,7 +321,7 @@ def test_a_survey_that_closes_while_the_page_is_open_refuses_the_answer(client, 
     assert client.get(answer_url(token)).status_code == 200
     fixed_clock.advance(timedelta(minutes=10))
 
-    response = client.post(answer_url(token), {"score": "4", "comment": "Net te laat"})
+    response = client.post(answer_url(token), {"csat": "4", "comment": "Net te laat"})
 
     assert response.status_code == 410
     assert "Deze enquête is gesloten" in page(response)
@@ -332,7 +332,7 @@ def test_a_survey_that_closes_while_the_page_is_open_refuses_the_answer(client, 
 def test_an_unknown_link_gets_a_friendly_404(client, fixed_clock, token):
     issued()
 
-    for response in (client.get(answer_url(token)), client.post(answer_url(token), {"score": "3"})):
+    for response in (client.get(answer_url(token)), client.post(answer_url(token), {"csat": "3"})):
         assert response.status_code == 404
         assert_private(response)
         html = page(response)
