@@ -73,3 +73,4 @@ bench: .bootstrap/bin/uv
 	$(PY) bench/slots.py
 	@command -v smtp-sink >/dev/null || [ -x /usr/sbin/smtp-sink ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; }
 	$(PY) bench/dispatch.py --json bench/results/dispatch.json
+	$(PY) bench/insights.py --json bench/results/insights.json
