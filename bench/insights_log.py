@@ -97,16 +97,28 @@ class _Engine:
         dispatch(batch_size=50, run=lambda claim: touchpoints_run(claim=claim))
         events_consume()
 
-    def until(self, moment: datetime, *, step: timedelta = timedelta(hours=1)) -> None:
-        """Let time pass to `moment`, running the loop every `step` on the way
-        (so reminders and surveys go out when they fall due, not all at once)."""
+    def until(self, moment: datetime) -> None:
+        """Let time pass to `moment` as a running `run_journeys` would see it:
+        the loop runs now, then at every moment a touchpoint falls due on the
+        way (so reminders and surveys go out when they are due, not late)."""
+        from django.db.models import Min
+
+        from klantreis.journeys.models import ScheduledTouchpoint
+
         self.run()
-        while self.clock.now() + step < moment:
-            self.clock.advance(step)
+        while True:
+            due = ScheduledTouchpoint.objects.filter(
+                state=ScheduledTouchpoint.State.SCHEDULED,
+                due_at__gt=self.clock.now(),
+                due_at__lte=moment,
+            ).aggregate(first=Min("due_at"))["first"]
+            if due is None:
+                break
+            self.clock.set(due)
             self.run()
         if self.clock.now() < moment:
             self.clock.set(moment)
-        self.run()
+            self.run()
 
 
 def _world_create() -> dict[str, Any]:
@@ -334,7 +346,7 @@ def _template_run(variant: str, day: date, index: int, world: dict[str, Any]) ->
             for token in _survey_tokens(mail.outbox):
                 _survey_answer(survey_answer, token=token, score=score)
             engine.until(engine.clock.now() + timedelta(hours=1))
-            engine.until(fixed_at + timedelta(days=1, hours=2), step=timedelta(hours=2))
+            engine.until(fixed_at + timedelta(days=1, hours=2))
             request_status_change(
                 request=request, status=RepairRequest.Status.COMPLETED, actor=None,
                 channel=Event.Channel.SYSTEM, layer=Event.Layer.DIGITAL, note="Afgemeld na uitvoering.",
