@@ -25,7 +25,7 @@ from klantreis.demo.selectors import demo_tenant_examples
 from klantreis.journeys.services import definitions_install_defaults
 
 STOP_TIMEOUT = 15.0
-READY_TIMEOUT = 60.0
+READY_TIMEOUT = 180.0
 
 
 def default_port() -> int:
@@ -108,6 +108,19 @@ class Command(BaseCommand):
             # Follows the event log and hands due touchpoints to the worker.
             children["journey loop"] = self._start(
                 [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_journeys"], environment
+            )
+            # Folds the new events into the KPIs' case summaries every few seconds.
+            children["insights refresher"] = self._start(
+                [
+                    sys.executable,
+                    str(settings.BASE_DIR / "manage.py"),
+                    "refresh_insights",
+                    "--interval",
+                    "5",
+                    "--batch",
+                    "2000",
+                ],
+                environment,
             )
             for name, child in children.items():
                 self.stdout.write(f"Started the {name} (pid {child.pid})")
