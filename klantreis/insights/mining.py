@@ -263,6 +263,7 @@ def _case_deviations(
 ) -> Iterator[tuple[str, set[tuple[str, str]]]]:
     """Each case that started the journey with its (kind, touchpoint) deviations."""
     spec = spec_for(definition)
+    journey = replay.journey_compile(spec)
     settings = JourneySettings.current()
     quiet = QuietHours(start=settings.quiet_start, end=settings.quiet_end)
     horizon = clock.now()
@@ -289,7 +290,7 @@ def _case_deviations(
     def finish(case_id: str, case_events: list[tuple[str, Any, dict[str, Any]]]) -> Any:
         trace = replay.case_trace(
             case_id=case_id,
-            spec=spec,
+            journey=journey,
             events=case_events,
             zone_for_customer=zone_for_customer,
             quiet=quiet,
@@ -401,7 +402,8 @@ def sentiment(
     }
     rows = []
     for touchpoint in spec.touchpoints:
-        kind = Survey.Kind.CSAT if touchpoint.survey == "csat" else Survey.Kind.MOMENT
+        # A touchpoint that asks the CSAT question is measured by it, any other by its "moment" answers.
+        kind = Survey.Kind.CSAT if "csat" in touchpoint.survey else Survey.Kind.MOMENT
         mean, answers = measured.get((touchpoint.id, kind), (None, 0))
         rows.append(
             SentimentRow(

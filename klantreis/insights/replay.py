@@ -13,20 +13,21 @@ for a human touchpoint) are then aligned with that expectation.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from klantreis.journeys.definition import JourneySpec, TouchpointSpec
+from klantreis.journeys.definition import EVENT_ANCHOR, EndRule, JourneySpec, TouchpointSpec
 from klantreis.journeys.services import due_at, expires_at
-from klantreis.journeys.timing import QuietHours
+from klantreis.journeys.timing import QuietHours, Timing
 
 SKIPPED = "skipped"
 EXTRA = "extra"
 OUT_OF_ORDER = "out_of_order"
 LATE = "late"
 KINDS = (SKIPPED, EXTRA, OUT_OF_ORDER, LATE)
+CACHE_MAX = 100_000
 
 
 @dataclass
@@ -46,9 +47,102 @@ class CaseTrace:
     actual: list[tuple[str, datetime]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CompiledJourney:
+    """A definition indexed by activity, so each event looks up only what it touches."""
+
+    spec: JourneySpec
+    activities: frozenset[str]
+    arms: dict[str, tuple[TouchpointSpec, ...]]
+    moves: dict[str, tuple[tuple[str, str], ...]]
+    cancels: dict[str, frozenset[str]]
+    ends: dict[str, tuple[EndRule, ...]]
+    # For a timing "event ± minutes/hours" (no days, no wall time): the plain offset.
+    at_delta: dict[str, timedelta] = field(default_factory=dict)
+    expires_delta: dict[str, timedelta] = field(default_factory=dict)
+    due_cache: dict[Any, datetime | None] = field(default_factory=dict)
+
+
+def _plain_offset(timing: Timing) -> timedelta | None:
+    if timing.anchor != EVENT_ANCHOR or timing.at is not None:
+        return None
+    delta = timedelta()
+    for offset in timing.offsets:
+        if offset.unit not in ("m", "h"):
+            return None
+        delta += offset.sign * timedelta(minutes=offset.amount * (60 if offset.unit == "h" else 1))
+    return delta
+
+
+def journey_compile(spec: JourneySpec) -> CompiledJourney:
+    arms: dict[str, list[TouchpointSpec]] = {}
+    cancels: dict[str, set[str]] = {}
+    for touchpoint in spec.touchpoints:
+        arms.setdefault(touchpoint.when, []).append(touchpoint)
+        for activity in touchpoint.cancel_on:
+            cancels.setdefault(activity, set()).add(touchpoint.id)
+    moves: dict[str, list[tuple[str, str]]] = {}
+    for name, anchor in spec.anchors.items():
+        for activity in anchor.events:
+            moves.setdefault(activity, []).append((name, anchor.attribute))
+    ends: dict[str, list[EndRule]] = {}
+    for rule in spec.ends_on:
+        ends.setdefault(rule.when, []).append(rule)
+    return CompiledJourney(
+        at_delta={tp.id: d for tp in spec.touchpoints if (d := _plain_offset(tp.at)) is not None},
+        expires_delta={
+            tp.id: d for tp in spec.touchpoints if tp.expires and (d := _plain_offset(tp.expires)) is not None
+        },
+        spec=spec,
+        activities=frozenset(spec.activities()),
+        arms={k: tuple(v) for k, v in arms.items()},
+        moves={k: tuple(v) for k, v in moves.items()},
+        cancels={k: frozenset(v) for k, v in cancels.items()},
+        ends={k: tuple(v) for k, v in ends.items()},
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _due(
+    journey: "CompiledJourney",
+    touchpoint: TouchpointSpec,
+    anchors: dict[str, Any],
+    event_at: datetime,
+    zone: ZoneInfo,
+    quiet: QuietHours | None,
+) -> datetime | None:
+    cache = journey.due_cache
+    delta = journey.at_delta.get(touchpoint.id)
+    if delta is not None:
+        moment = event_at + delta
+        if quiet is not None and touchpoint.layer != "human" and not touchpoint.ignore_quiet_hours:
+            moment = quiet.next_allowed(moment, zone)
+        return moment
+    if touchpoint.at.anchor == EVENT_ANCHOR:
+        return due_at(touchpoint=touchpoint, anchors=anchors, event_at=event_at, zone=zone, quiet=quiet)
+    value = anchors.get(touchpoint.at.anchor)
+    if not isinstance(value, str):
+        return due_at(touchpoint=touchpoint, anchors=anchors, event_at=event_at, zone=zone, quiet=quiet)
+    # Many cases share an appointment window: compute each such moment once.
+    key = (touchpoint.id, value, zone.key, quiet)
+    if key not in cache:
+        if len(cache) > CACHE_MAX:
+            cache.clear()
+        cache[key] = due_at(
+            touchpoint=touchpoint,
+            anchors={touchpoint.at.anchor: value},
+            event_at=_EPOCH,
+            zone=zone,
+            quiet=quiet,
+        )
+    return cache[key]
+
+
 @dataclass
 class _Replay:
-    spec: JourneySpec
+    journey: CompiledJourney
     zone: ZoneInfo
     quiet: QuietHours | None
     attributes: dict[str, Any]
@@ -58,58 +152,78 @@ class _Replay:
     ended: bool = False
     counter: int = 0
 
-    def flush(self, until: datetime) -> None:
+    def flush(self, until: datetime, *, inclusive: bool = True) -> None:
         """The touchpoints due by `until` should have happened (unless their expiry passed first)."""
         waiting = []
         for item in self.pending:
-            if item.due > until:
+            if item.due > until or (not inclusive and item.due == until):
                 waiting.append(item)
                 continue
-            expiry = expires_at(
-                touchpoint=item.touchpoint, anchors=self.anchors, armed_at=item.armed_at, zone=self.zone
-            )
+            expiry = self._expiry(item)
             if expiry is None or item.due <= expiry:
                 self.expected.append((item.due, item.order, item.touchpoint.id))
         self.pending = waiting
 
+    def _expiry(self, item: _Pending) -> datetime | None:
+        touchpoint = item.touchpoint
+        if touchpoint.expires is None:
+            return None
+        delta = self.journey.expires_delta.get(touchpoint.id)
+        if delta is not None:
+            return item.armed_at + delta
+        value = self.anchors.get(touchpoint.expires.anchor)
+        if touchpoint.expires.anchor == EVENT_ANCHOR or not isinstance(value, str):
+            return expires_at(
+                touchpoint=touchpoint, anchors=self.anchors, armed_at=item.armed_at, zone=self.zone
+            )
+        cache = self.journey.due_cache
+        key = ("expires", touchpoint.id, value, self.zone.key)
+        if key not in cache:
+            if len(cache) > CACHE_MAX:
+                cache.clear()
+            cache[key] = expires_at(
+                touchpoint=touchpoint,
+                anchors={touchpoint.expires.anchor: value},
+                armed_at=_EPOCH,
+                zone=self.zone,
+            )
+        return cache[key]
+
     def follow(self, activity: str, at: datetime, attributes: dict[str, Any]) -> None:
-        spec = self.spec
+        journey = self.journey
         # Whatever was due before this event went out before it.
-        self.flush(at - timedelta(microseconds=1))
-        context = {**self.attributes, **attributes}
-        changed = set()
-        for name, anchor in spec.anchors.items():
-            if activity in anchor.events:
-                value = at.isoformat() if anchor.attribute == "occurred_at" else None
-                if value is None and anchor.attribute in attributes:
-                    value = attributes[anchor.attribute]
+        if self.pending:
+            self.flush(at, inclusive=False)
+        moves = journey.moves.get(activity)
+        if moves:
+            changed = set()
+            for name, attribute in moves:
+                value = at.isoformat() if attribute == "occurred_at" else None
+                if value is None and attribute in attributes:
+                    value = attributes[attribute]
                 if value is not None and self.anchors.get(name) != value:
                     self.anchors[name] = value
                     changed.add(name)
-        if changed:
             for item in self.pending:
                 if item.touchpoint.at.anchor in changed:
-                    due = due_at(
-                        touchpoint=item.touchpoint,
-                        anchors=self.anchors,
-                        event_at=item.armed_at,
-                        zone=self.zone,
-                        quiet=self.quiet,
-                    )
+                    due = _due(journey, item.touchpoint, self.anchors, item.armed_at, self.zone, self.quiet)
                     if due is not None:
                         item.due = due
-        self.pending = [item for item in self.pending if activity not in item.touchpoint.cancel_on]
-        for touchpoint in spec.touchpoints:
-            if touchpoint.when != activity or not all(c.holds(context) for c in touchpoint.conditions):
+        cancels = journey.cancels.get(activity)
+        if cancels and self.pending:
+            self.pending = [item for item in self.pending if item.touchpoint.id not in cancels]
+        arms = journey.arms.get(activity, ())
+        ends = journey.ends.get(activity, ())
+        context = {**self.attributes, **attributes} if arms or ends else {}
+        for touchpoint in arms:
+            if touchpoint.conditions and not all(c.holds(context) for c in touchpoint.conditions):
                 continue
-            due = due_at(
-                touchpoint=touchpoint, anchors=self.anchors, event_at=at, zone=self.zone, quiet=self.quiet
-            )
+            due = _due(journey, touchpoint, self.anchors, at, self.zone, self.quiet)
             if due is None:
                 continue  # the engine skips it too: its anchor is not known
             self.counter += 1
             self.pending.append(_Pending(touchpoint, at, due, self.counter))
-        if any(rule.matches(activity, context) for rule in spec.ends_on):
+        if any(rule.matches(activity, context) for rule in ends):
             # An event at the very moment a touchpoint is due does not stop it.
             self.flush(at)
             self.pending = []
@@ -119,7 +233,7 @@ class _Replay:
 def case_trace(
     *,
     case_id: str,
-    spec: JourneySpec,
+    journey: CompiledJourney,
     events: Iterable[tuple[str, datetime, dict[str, Any]]],
     zone_for_customer: Any,
     quiet: QuietHours | None,
@@ -130,7 +244,8 @@ def case_trace(
     """Replay one case's events (in time order); None when the journey never started."""
     trace = CaseTrace(case_id=case_id)
     replay: _Replay | None = None
-    activities = spec.activities()
+    spec = journey.spec
+    activities = journey.activities
     prefix = f"journey:{spec.key}:"
     keys_seen: set[str] = set()
     for activity, at, attributes in events:
@@ -152,7 +267,7 @@ def case_trace(
                 continue
             exempt = emergencies_exempt and attributes.get("urgency") == "emergency"
             replay = _Replay(
-                spec=spec,
+                journey=journey,
                 zone=zone_for_customer(attributes.get("customer")),
                 quiet=None if exempt else quiet,
                 attributes=dict(attributes),
