@@ -19,6 +19,7 @@ from klantreis.events.services import event_record
 from klantreis.insights.services import insights_refresh
 from klantreis.intake.models import RepairRequest
 from klantreis.intake.tests.factories import TriageTreeFactory
+from klantreis.journeys.services import definitions_install_defaults
 from klantreis.planning.models import Technician
 from klantreis.planning.tests.factories import FirmFactory, TechnicianFactory
 from klantreis.workspace.tests.journey_cases import reported
@@ -129,3 +130,33 @@ def test_manager_filters_drills_down_and_downloads_csv(live_server, page: Page, 
     page.click(f"main table.data a:text-is('{second.reference}')")
     expect(page).to_have_url(f"{live_server.url}/desk/requests/{second.reference}/")
     expect(page.locator("main h1")).to_contain_text(second.reference)
+
+
+def test_designer_checks_conformance_and_watches_the_progress(live_server, page: Page, log, run_tasks):
+    definitions_install_defaults()
+    UserFactory(username="designer", role="designer", language="en", password="demo-password-1")
+
+    page.goto(f"{live_server.url}/accounts/staff-sign-in/")
+    page.fill("input[name=username]", "designer")
+    page.fill("input[name=password]", "demo-password-1")
+    page.click("main button[type=submit]")
+    page.goto(f"{live_server.url}/insights/process/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("The journey as it happened")
+    expect(page.locator("table.dfg tbody tr").first).to_contain_text("request.reported")
+    assert_accessible(page)
+    shot(page, "insights-process")
+
+    page.click("button:text-is('Check conformance')")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Conformance check")
+    expect(page.locator("progress#run-progress")).to_have_attribute("value", "0")
+    expect(page.get_by_role("link", name="Refresh")).to_be_visible()
+    assert_accessible(page)
+
+    run_tasks()
+
+    # htmx polls every 2 s and swaps the result in without a reload.
+    expect(page.locator("#run-state")).to_contain_text("followed the designed journey", timeout=10_000)
+    expect(page.locator("progress#run-progress")).to_have_attribute("value", "100")
+    expect(page.get_by_role("link", name="Refresh")).to_have_count(0)
+    assert_accessible(page)
+    shot(page, "insights-conformance")
