@@ -226,15 +226,24 @@ def sentiment_chart(*, title: str, desc: str, points: Sequence[SentimentPoint]) 
                     f"{y_of(point.designed) - 3.5:.1f}",
                 )
             )
+        if point.end:
+            parts.append(
+                format_html(
+                    '<line class="chart-end" x1="{}" x2="{}" y1="{}" y2="{}"/>',
+                    f"{x:.1f}",
+                    f"{x:.1f}",
+                    TOP,
+                    HEIGHT - BOTTOM,
+                )
+            )
         marker = "★ " if point.peak else ""
-        marker += "⏹ " if point.end else ""
         parts.append(
             format_html(
                 '<text class="chart-label" x="{}" y="{}" text-anchor="middle">{}{}</text>',
                 f"{x:.1f}",
                 HEIGHT - BOTTOM + 16,
                 marker,
-                _label(point.label, 10),
+                _label(point.label, max(int(step / 7), 3)),
             )
         )
     return _svg(title=title, desc=desc, body=parts)

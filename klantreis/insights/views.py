@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -47,6 +48,7 @@ from klantreis.insights.kpis import (
 from klantreis.insights.models import AnalysisRun, CaseSummary
 from klantreis.insights.runs import active_definition, analysis_run_start, run_filters
 from klantreis.journeys.models import JourneyDefinition
+from klantreis.journeys.services import spec_for
 from klantreis.planning.selectors import technician_names
 
 HTMX_STOP_POLLING = 286
@@ -415,7 +417,7 @@ def process(request: HttpRequest) -> HttpResponse:
                 % {
                     "name": row.name,
                     "designed": charts.figure(row.designed),
-                    "measured": charts.figure(_measured_on_designed_scale(row.measured)),
+                    "measured": charts.figure(row.measured),
                     "marks": (_(", peak") if row.peak else "") + (_(", end") if row.end else ""),
                 }
                 for row in rows
@@ -424,7 +426,7 @@ def process(request: HttpRequest) -> HttpResponse:
                 charts.SentimentPoint(
                     label=row.name,
                     designed=row.designed,
-                    measured=_measured_on_designed_scale(row.measured),
+                    measured=row.measured,
                     peak=row.peak,
                     end=row.end,
                 )
@@ -460,11 +462,6 @@ def process(request: HttpRequest) -> HttpResponse:
     return render(request, "insights/process.html", context)
 
 
-def _measured_on_designed_scale(measured: float | None) -> float | None:
-    """The moment question is answered 1–5; the definition designs −2 … +2."""
-    return None if measured is None else measured - 3
-
-
 @role_required(*INSIGHTS_ROLES)
 @require_POST
 def run_start(request: HttpRequest) -> HttpResponse:
@@ -490,11 +487,13 @@ def run(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     finished = analysis.status in (AnalysisRun.Status.DONE, AnalysisRun.Status.FAILED)
     deviations = []
     if analysis.kind == AnalysisRun.Kind.CONFORMANCE and analysis.status == AnalysisRun.Status.DONE:
+        names = _touchpoint_names(analysis)
         for deviation in (analysis.result or {}).get("deviations", []):
             deviations.append(
                 deviation
                 | {
                     "kind_label": DEVIATIONS.get(deviation["kind"], deviation["kind"]),
+                    "touchpoint_name": names.get(deviation["touchpoint"], deviation["touchpoint"]),
                     "share_text": charts.figure(100 * float(deviation.get("share", 0)), "%"),
                     "cases_url": reverse("insights:run_cases", kwargs={"run_id": analysis.pk})
                     + "?"
@@ -512,6 +511,21 @@ def run(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
         status = HTMX_STOP_POLLING if finished else 200
         return render(request, "insights/run.html#state", context, status=status)
     return render(request, "insights/run.html", context)
+
+
+def _touchpoint_names(analysis: AnalysisRun) -> dict[str, str]:
+    """The touchpoints' names in the reader's language, from the definition the run checked."""
+    wanted = analysis.params.get("definition", {})
+    definition = JourneyDefinition.objects.filter(
+        key=wanted.get("key"), version=wanted.get("version")
+    ).first()
+    if definition is None:
+        return {}
+    language = get_language() or "nl"
+    return {
+        touchpoint.id: touchpoint.name.get(language[:2]) or touchpoint.name.get("en") or touchpoint.id
+        for touchpoint in spec_for(definition).touchpoints
+    }
 
 
 def _share(part: Any, whole: Any) -> str:

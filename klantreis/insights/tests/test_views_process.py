@@ -92,7 +92,7 @@ def test_conformance_runs_as_a_task_and_drills_down_to_the_deviating_case(
     assert run.result["fitting"] == 1
     page = client.get(reverse("insights:run", kwargs={"run_id": run.pk})).content.decode()
     assert "1 of 2 cases (50 %) followed the designed journey without a deviation." in page
-    assert "<td>skipped</td><td>reminder</td>" in page
+    assert "<td>skipped</td><td>Reminder the day before</td>" in page
     assert 'hx-trigger="every 2s"' not in page
 
     cases = client.get(
