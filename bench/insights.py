@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,13 @@ def case_measure(args: argparse.Namespace) -> dict[str, Any]:
 
     definition = JourneyDefinition.objects.get(key="repair", active=True)
     started = time.perf_counter()
-    conformance = mining.conformance(definition=definition)
+    try:
+        conformance = mining.conformance(definition=definition)
+    except Exception as error:  # noqa: BLE001 - report the other figures, and why this one is missing
+        traceback.print_exc()
+        result["conformance_error"] = repr(error)[:300]
+        result["conformance_s"] = None
+        return result
     result["conformance_s"] = time.perf_counter() - started
     result["conformance_cases"] = conformance.cases
     result["conformance_fitting"] = conformance.fitting
@@ -285,8 +292,12 @@ def run_database(label: str, *, cases: int, repeats: int, start_days: str) -> di
         _sqlite_remove(SQLITE_MEASURE)
         _sqlite_remove(SQLITE_LOG)
 
-    def median(key: str, digits: int) -> float:
-        return round(statistics.median(run[key] for run in runs), digits)
+    def median(key: str, digits: int) -> float | None:
+        values = [run[key] for run in runs if run.get(key) is not None]
+        return round(statistics.median(values), digits) if values else None
+
+    def ratio(value: float | None, anchor: float | None, digits: int) -> float | None:
+        return round(value / anchor, digits) if value is not None and anchor else None
 
     figures = {
         "events": log["events"],
@@ -298,9 +309,17 @@ def run_database(label: str, *, cases: int, repeats: int, start_days: str) -> di
         "anchor_ms": median("anchor_ms", 1),
         "dashboard_measured": runs[0]["dashboard_measured"],
     }
-    figures["dashboard_to_anchor"] = round(figures["dashboard_ms"] / figures["anchor_ms"], 2)
-    figures["conformance_to_anchor"] = round(figures["conformance_s"] * 1000 / figures["anchor_ms"], 1)
-    figures["refresh_to_anchor"] = round(figures["refresh_s"] * 1000 / figures["anchor_ms"], 1)
+    anchor = figures["anchor_ms"]
+    figures["dashboard_to_anchor"] = ratio(figures["dashboard_ms"], anchor, 2)
+    figures["conformance_to_anchor"] = ratio(
+        figures["conformance_s"] and figures["conformance_s"] * 1000, anchor, 1
+    )
+    figures["refresh_to_anchor"] = ratio(figures["refresh_s"] and figures["refresh_s"] * 1000, anchor, 1)
+    errors = sorted(
+        {run[key] for run in runs for key in ("conformance_error", "dashboard_error") if key in run}
+    )
+    if errors:
+        figures["errors"] = errors
     figures["log"] = log
     figures["runs"] = runs
     return figures

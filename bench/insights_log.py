@@ -437,16 +437,16 @@ def _shift(moment: datetime, weeks: int) -> datetime:
     return (moment.astimezone(AMSTERDAM) + timedelta(weeks=weeks)).astimezone(AMSTERDAM)
 
 
-def _rewrite(value: Any, weeks: int, names: dict[Any, Any]) -> Any:
+def _rewrite(value: Any, weeks: int) -> Any:
     if isinstance(value, str) and ISO_MOMENT.match(value):
         try:
             return _shift(datetime.fromisoformat(value), weeks).isoformat()
         except ValueError:
             return value
     if isinstance(value, dict):
-        return {k: _rewrite(v, weeks, names) for k, v in value.items()}
+        return {k: _rewrite(v, weeks) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rewrite(v, weeks, names) for v in value]
+        return [_rewrite(v, weeks) for v in value]
     return value
 
 
@@ -525,13 +525,12 @@ def _replica_events(
         mix.perturbations["survey_not_answered"] += 1
     else:
         unanswered = False
-    for event in template.events:
-        touchpoint = touchpoint_of(event.attributes)
+    for event, touchpoint, moved_at, moved in _moved(template, weeks):
         if missing is not None and touchpoint == missing and event.activity.startswith("message."):
             continue
         if unanswered and event.activity == "survey.answered":
             continue
-        attributes = {}
+        attributes = dict(moved)
         for key, value in event.attributes.items():
             kind = NAMED.get(key)
             if key in ROW_IDS and isinstance(value, int):
@@ -545,9 +544,7 @@ def _replica_events(
                 attributes[key] = defect_type
             elif kind is not None and value in names[kind]:
                 attributes[key] = names[kind][value]
-            else:
-                attributes[key] = _rewrite(value, weeks, names)
-        occurred_at = _shift(event.occurred_at, weeks)
+        occurred_at = moved_at
         if late is not None and touchpoint == late and event.activity.startswith("message."):
             occurred_at += late_by
         yield Event(
@@ -560,6 +557,26 @@ def _replica_events(
             layer=event.layer,
             attributes=attributes,
         )
+
+
+def _moved(template: Template, weeks: int) -> list[tuple[Any, str | None, datetime, dict[str, Any]]]:
+    """The template's events moved by `weeks` (times only; names are the
+    replica's), computed once per template and week."""
+    key = (template.case_id, weeks)
+    if key not in _MOVED:
+        _MOVED[key] = [
+            (
+                event,
+                touchpoint_of(event.attributes),
+                _shift(event.occurred_at, weeks),
+                {k: _rewrite(v, weeks) for k, v in event.attributes.items()},
+            )
+            for event in template.events
+        ]
+    return _MOVED[key]
+
+
+_MOVED: dict[tuple[str, int], list[tuple[Any, str | None, datetime, dict[str, Any]]]] = {}
 
 
 def log_replicate(
