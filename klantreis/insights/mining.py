@@ -12,16 +12,18 @@ Every function takes `cases`: a `values_list("case_id", flat=True)` queryset
 (e.g. `filters.cases().values_list("case_id", flat=True)`), None for all.
 """
 
+import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from django.db import connections
 from django.db.models import Avg, Count, QuerySet
 
 from klantreis.core import clock
@@ -76,6 +78,30 @@ def _events(cases: QuerySet[Any] | None) -> QuerySet[Event]:
     return events
 
 
+def _moment(value: Any) -> datetime:
+    # SQLite hands back UTC without an offset (text, or a naive datetime as
+    # Django's connection parses declared types); PostgreSQL an aware datetime.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> Any:
+    # Django has both backends hand back JSON as text and decodes it per row.
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _stream(events: QuerySet[Event], fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+    """The rows of a values_list read on a server-side cursor where the
+    database has one, in chunks, without the ORM's per-value converters
+    (a third of the time of a million-row read); callers convert what they use."""
+    sql, params = events.values_list(*fields).query.sql_with_params()
+    connection = connections[events.db]
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(CHUNK):
+            yield from rows
+
+
 def event_frame(*, cases: QuerySet[Any] | None = None) -> "pandas.DataFrame":
     """The event log, one row per event, ordered by case and time: case:concept:name,
     concept:name, time:timestamp, org:resource (the acting user's id, or the
@@ -91,11 +117,9 @@ def event_frame(*, cases: QuerySet[Any] | None = None) -> "pandas.DataFrame":
         "channel": [],
         "layer": [],
     }
-    rows = (
-        _events(cases)
-        .order_by("case_id", "occurred_at", "id")
-        .values_list("case_id", "activity", "occurred_at", "actor_id", "role", "channel", "layer")
-        .iterator(chunk_size=CHUNK)
+    rows = _stream(
+        _events(cases).order_by("case_id", "occurred_at", "id"),
+        ("case_id", "activity", "occurred_at", "actor_id", "role", "channel", "layer"),
     )
     for case_id, activity, occurred_at, actor_id, role, channel, layer in rows:
         columns[CASE].append(case_id)
@@ -281,9 +305,11 @@ def _case_deviations(
     events = _events(cases).filter(activity__in=wanted)
     total = events.filter(activity=spec.trigger).count() if progress is not None else 0
     rows = (
-        events.order_by("case_id", "occurred_at", "id")
-        .values_list("case_id", "activity", "occurred_at", "attributes")
-        .iterator(chunk_size=CHUNK)
+        (case_id, activity, _moment(occurred_at), _json(attributes))
+        for case_id, activity, occurred_at, attributes in _stream(
+            events.order_by("case_id", "occurred_at", "id"),
+            ("case_id", "activity", "occurred_at", "attributes"),
+        )
     )
     done = 0
 
