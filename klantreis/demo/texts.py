@@ -172,3 +172,51 @@ VISIT_NOTES = {
         "Melding vervalt: probleem was al verholpen.",
     ),
 }
+
+# Why an appointment is cancelled (the reason the tenant or agent gives).
+CANCEL_REASONS = (
+    "Toch niet thuis die dag.",
+    "Huurder heeft het zelf opgelost.",
+    "Probleem is vanzelf verdwenen.",
+    "Huurder is ziek.",
+)
+
+# Open comments with a survey answer: glad or not, in the tenant's language.
+SURVEY_COMMENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "good": {
+        "nl": (
+            "Snel geholpen, prima monteur.",
+            "Netjes gewerkt en alles opgeruimd.",
+            "Fijn dat ik zelf een tijd kon kiezen.",
+            "Monteur kwam op tijd en legde alles goed uit.",
+        ),
+        "en": (
+            "Quick help, friendly technician.",
+            "Tidy work, everything cleaned up.",
+            "Nice to pick a time myself.",
+            "On time, and explained everything well.",
+        ),
+    },
+    "bad": {
+        "nl": (
+            "Het duurde veel te lang.",
+            "Moest drie keer thuisblijven voor één reparatie.",
+            "Monteur was te laat en belde niet.",
+            "Het lekt alweer.",
+        ),
+        "en": (
+            "It took far too long.",
+            "I had to stay at home three times for one repair.",
+            "The technician was late and did not call.",
+            "It is leaking again.",
+        ),
+    },
+}
+
+# What an agent writes after calling a tenant back about a low score.
+CALLBACK_NOTES = (
+    "Huurder gebeld, excuses aangeboden; vervolgafspraak besproken.",
+    "Gebeld: huurder was vooral ontevreden over de wachttijd.",
+    "Voicemail ingesproken, daarna teruggebeld en uitleg gegeven.",
+    "Huurder gebeld; klacht doorgezet naar de teamleider.",
+)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from klantreis.core.models import Organisation
 from klantreis.customers.models import Home
-from klantreis.demo.seed import demo_organisation_seed
+from klantreis.demo.seed import REPORTS_PER_DAY, demo_organisation_seed
 
 
 def positive(value: str) -> int:
@@ -20,7 +20,8 @@ def positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Fill an empty database with the demo organisation: a housing association in and around "
-        "Utrecht with homes, tenants, staff, technicians and a history of repair requests. "
+        "Utrecht with homes, tenants, staff, technicians and a history of repair requests, "
+        "lived through the journeys (messages, surveys and callbacks included). "
         "Deterministic: the same --seed on the same clock gives the same data. Does nothing when "
         "the database already has an organisation."
     )
@@ -31,8 +32,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--history-days",
             type=positive,
-            default=90,
-            help="Days of past repair requests (default 90).",
+            default=365,
+            help=(
+                "Days of past repair requests, lived through the journey engine (default 365: "
+                "a year for the insights)."
+            ),
+        )
+
+        parser.add_argument(
+            "--reports-per-day",
+            type=float,
+            default=REPORTS_PER_DAY,
+            help=f"Repair requests on an average working day of the history (default {REPORTS_PER_DAY:g}).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,7 +60,10 @@ class Command(BaseCommand):
         call_command("load_vera", **quiet)
         call_command("load_triage_defaults", **quiet)
         summary = demo_organisation_seed(
-            seed=options["seed"], homes=options["homes"], history_days=options["history_days"]
+            seed=options["seed"],
+            homes=options["homes"],
+            history_days=options["history_days"],
+            reports_per_day=options["reports_per_day"],
         )
         self.stdout.write(
             self.style.SUCCESS(f"Demo organisation seeded in {time.monotonic() - started:.1f} s")
