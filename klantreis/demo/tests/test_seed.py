@@ -2,29 +2,40 @@ import io
 import math
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core import mail
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from klantreis.accounts.models import User
+from klantreis.core.clock import FixedClock, use_clock
 from klantreis.core.models import Organisation
 from klantreis.customers.models import Customer, Home, Tenancy
 from klantreis.customers.tests.factories import HomeFactory
 from klantreis.demo import people, texts
 from klantreis.demo.seed import streets_load
 from klantreis.events.models import Event
+from klantreis.feedback.models import Survey
 from klantreis.intake.models import RepairRequest, TriageTree, VeraCode
 from klantreis.intake.services import request_create
 from klantreis.journeys.dispatch import dispatch, touchpoints_run
-from klantreis.journeys.models import EventCursor, JourneyDefinition, JourneyInstance
+from klantreis.journeys.models import (
+    EventCursor,
+    JourneyDefinition,
+    JourneyInstance,
+    ScheduledTouchpoint,
+    StaffTask,
+)
 from klantreis.journeys.services import CURSOR, events_consume
 from klantreis.messaging.models import Message
 from klantreis.planning.models import Firm, Job, Technician, WorkingHours
 
 pytestmark = pytest.mark.django_db
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 # Utrecht, Maarssen, Nieuwegein, IJsselstein and Houten all lie inside this box.
 LATITUDES = (51.98, 52.17)
@@ -33,18 +44,50 @@ SERVICE_ACTIVITIES = {
     "request.reported",
     "request.status_changed",
     "job.assigned",
+    "appointment.booked",
+    "appointment.rescheduled",
+    "appointment.cancelled",
+    "technician.on_the_way",
+    "eta.updated",
+    "visit.arrived",
     "visit.fixed",
     "visit.not_fixed",
     "visit.not_home",
-    "visit.cancelled",
-    "appointment.booked",
+    "survey.answered",
+    "task.completed",
 }
+# What the journey engine and messaging write about themselves.
+ENGINE_ACTIVITIES = {
+    "journey.started",
+    "journey.ended",
+    "touchpoint.cancelled",
+    "touchpoint.deferred",
+    "touchpoint.skipped",
+    "touchpoint.done",
+    "task.created",
+    "message.sent",
+    "message.delivered",
+    "message.failed",
+}
+# Sent whatever the hour (the technician is nearly at the door).
+ANY_HOUR = {"on_the_way", "running_late"}
 
 
 def seed(**options):
     out = io.StringIO()
-    call_command("seed_demo", stdout=out, **{"homes": 60, "history_days": 7, "seed": 7} | options)
+    defaults = {"homes": 60, "history_days": 5, "seed": 7, "upcoming": 8, "reports_per_day": 4}
+    call_command("seed_demo", stdout=out, **defaults | options)
     return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lived_month(django_db_setup, django_db_blocker):
+    """A month lived through the journeys, seeded once for the tests that read it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        with use_clock(FixedClock(datetime(2026, 3, 10, 9, 30, tzinfo=AMSTERDAM))):
+            output = seed(homes=150, history_days=30, reports_per_day=5, upcoming=5)
+        yield output
+        transaction.set_rollback(True)
 
 
 @pytest.fixture
@@ -116,6 +159,11 @@ def snapshot():
         "events": list(
             Event.objects.order_by("id").values_list("case_id", "activity", "occurred_at", "role")
         ),
+        "messages": list(
+            Message.objects.order_by("id").values_list("case_id", "source", "channel", "status", "created_at")
+        ),
+        "surveys": list(Survey.objects.order_by("id").values_list("case_id", "kind", "score", "answered_at")),
+        "tasks": list(StaffTask.objects.order_by("id").values_list("case_id", "queue", "state", "done_at")),
     }
 
 
@@ -147,6 +195,7 @@ def test_the_same_seed_gives_the_same_organisation(fixed_clock, empty_database):
     assert snapshot() == first
     assert len(first["homes"]) == 60
     assert len(first["requests"]) > 20
+    assert first["messages"]
 
 
 def test_another_seed_gives_other_people_and_homes(fixed_clock, empty_database):
@@ -307,12 +356,12 @@ def test_history_is_made_by_the_services_in_time_order(seeded, fixed_clock):
         by_case.setdefault(event.case_id, []).append(event)
 
     assert requests
-    assert {event.activity for event in events} <= SERVICE_ACTIVITIES
+    assert {event.activity for event in events} <= SERVICE_ACTIVITIES | ENGINE_ACTIVITIES
     assert {event.case_id for event in events} == {r.case_id for r in requests}
     times = [event.occurred_at for event in events]
     assert times == sorted(times)
     assert times[-1] <= fixed_clock.now()  # today's reports and bookings happen at the anchor
-    assert times[0] >= fixed_clock.now() - timedelta(days=8)
+    assert times[0] >= fixed_clock.now() - timedelta(days=6)
     for request in requests:
         history = by_case[request.case_id]
         reported = history[0]
@@ -330,16 +379,32 @@ def test_history_is_made_by_the_services_in_time_order(seeded, fixed_clock):
         assigned = [e for e in history if e.activity == "job.assigned" and e.attributes["job"] == job.pk]
         assert len(assigned) == 1
         booked = [e for e in history if e.activity == "appointment.booked" and e.attributes["job"] == job.pk]
-        # The past was planned by the planner; the coming days were booked by
-        # the tenants themselves through slot offering.
-        assert (assigned[0].role, len(booked)) in {("planner", 0), ("customer", 1)}
-        visits = [e for e in history if e.activity.startswith("visit.") and e.attributes["job"] == job.pk]
+        # Emergencies (and a visit no block fits) are planned by the planner;
+        # the others booked through slot offers by the tenant, the agent on
+        # the phone or the technician at the door.
+        if booked:
+            assert assigned[0].role in {"customer", "agent", "technician"}
+        else:
+            assert assigned[0].role == "planner"
+        visits = [
+            e
+            for e in history
+            if e.activity.startswith("visit.")
+            and e.activity != "visit.arrived"
+            and e.attributes["job"] == job.pk
+        ]
         if job.status == Job.Status.OPEN:
             assert visits == []
             assert job.visit_start >= assigned[0].occurred_at
+        elif job.status == Job.Status.CANCELLED:
+            assert visits == []
+            cancelled = [e.attributes["job"] for e in history if e.activity == "appointment.cancelled"]
+            assert cancelled.count(job.pk) == 1
         else:
             assert [v.activity for v in visits] == [f"visit.{job.status}"]
             assert visits[0].occurred_at == job.completed_at
+            # The technician set off and arrived before finishing.
+            assert job.on_the_way_at <= job.arrived_at <= job.completed_at
         if job.technician is not None:
             assert job.request.specialism in job.technician.specialisms.all()
 
@@ -356,24 +421,9 @@ def test_request_statuses_follow_the_visits(seeded):
             assert statuses[0] == Job.Status.CANCELLED
         else:
             assert request.status == RepairRequest.Status.IN_PROGRESS
-            # Newest job first: still open, or waiting for the follow-up visit to be planned.
-            assert statuses[0] in {Job.Status.OPEN, Job.Status.NOT_FIXED, Job.Status.NOT_HOME}
-
-
-def test_visits_end_mostly_fixed(fixed_clock):
-    seed(homes=200, history_days=40)
-    closed = Counter(Job.objects.exclude(status=Job.Status.OPEN).values_list("status", flat=True))
-    total = sum(closed.values())
-
-    assert total > 150
-    assert 0.68 <= closed["fixed"] / total <= 0.88
-    assert 0.04 <= closed["not_fixed"] / total <= 0.16
-    assert 0.02 <= closed["not_home"] / total <= 0.12
-    urgencies = Counter(RepairRequest.objects.values_list("urgency", flat=True))
-    assert urgencies["emergency"] < urgencies["urgent"] < urgencies["normal"]
-    channels = Counter(RepairRequest.objects.values_list("channel", flat=True))
-    assert channels["phone"] > 0
-    assert channels["portal"] > channels["phone"]
+            # Newest job first: still open, or waiting for the next visit to be booked.
+            waiting = {Job.Status.OPEN, Job.Status.NOT_FIXED, Job.Status.NOT_HOME, Job.Status.CANCELLED}
+            assert statuses[0] in waiting
 
 
 def test_recent_requests_are_still_open(seeded):
@@ -418,23 +468,28 @@ def test_the_summary_tells_what_was_made(seeded):
     assert f"Journey events: {Event.objects.count()}" in seeded
 
 
-def test_the_journeys_are_installed_after_the_history_so_it_is_not_replayed(seeded, fixed_clock):
-    # Given a seeded demo: the shipped journeys, following from the last seeded event
-    assert list(JourneyDefinition.objects.values_list("key", "version", "active", "created_by")) == [
-        ("repair", 1, True, None)
-    ]
+def test_the_journeys_ran_through_the_history_and_follow_what_comes_next(seeded, fixed_clock):
+    # Given a seeded demo: the shipped journeys, installed before the history began
+    (definition,) = JourneyDefinition.objects.all()
+    assert (definition.key, definition.version, definition.active, definition.created_by) == (
+        "repair",
+        1,
+        True,
+        None,
+    )
+    assert definition.created_at < Event.objects.order_by("id").first().occurred_at
     assert EventCursor.objects.get(name=CURSOR).position == Event.objects.order_by("-id").first().id
-    assert "Journeys: repair v1 (following events from now on)" in seeded
+    assert "Journeys: repair v1 (ran through the history" in seeded
+    messages = Message.objects.count()
 
-    # When the journey loop runs over it
+    # When the journey loop runs over it now
     events_consume()
     dispatch(batch_size=100, run=lambda claim: touchpoints_run(claim=claim))
 
-    # Then none of the past starts a journey or sends anything
-    assert JourneyInstance.objects.count() == 0
-    assert Message.objects.count() == 0
+    # Then nothing of the past is left to send
+    assert Message.objects.count() == messages
 
-    # But a report made now does
+    # And a report made now starts a journey of its own
     tenant = Customer.objects.exclude(email="").order_by("pk").first()
     tree = TriageTree.objects.filter(active=True).order_by("pk").first()
     answers, key = {}, tree.definition["start"]
@@ -455,4 +510,118 @@ def test_the_journeys_are_installed_after_the_history_so_it_is_not_replayed(seed
         description="Lek",
     )
     events_consume()
-    assert list(JourneyInstance.objects.values_list("case_id", flat=True)) == [request.case_id]
+    assert JourneyInstance.objects.filter(case_id=request.case_id).count() == 1
+
+
+def test_every_case_has_its_journey_and_every_booking_its_confirmation(seeded):
+    instances = set(JourneyInstance.objects.values_list("case_id", flat=True))
+    booked = list(Event.objects.filter(activity="appointment.booked"))
+
+    assert {r.case_id for r in RepairRequest.objects.all()} <= instances
+    assert booked
+    confirmations = ScheduledTouchpoint.objects.filter(touchpoint="confirmation")
+    for event in booked:
+        # Each booking's confirmation, sent the moment it was booked.
+        (row,) = [
+            row
+            for row in confirmations.filter(instance__case_id=event.case_id)
+            if row.context.get("event_at") == event.occurred_at.isoformat()
+        ]
+        assert (row.state, row.due_at, row.finished_at) == ("done", event.occurred_at, event.occurred_at)
+        assert Message.objects.filter(idempotency_key=f"tp-{row.pk}").exists()
+
+
+def test_messages_went_out_at_their_touchpoints_due_times(seeded, fixed_clock):
+    done = list(ScheduledTouchpoint.objects.filter(state="done"))
+
+    assert done
+    # Carried out at their own due time: none waited for the end of the seeding.
+    assert all(row.finished_at == row.due_at for row in done)
+    sent_on = {m.created_at.astimezone(AMSTERDAM).date() for m in Message.objects.all()}
+    assert len(sent_on) >= 4
+    emergencies = {r.case_id for r in RepairRequest.objects.filter(urgency="emergency")}
+    for message in Message.objects.all():
+        touchpoint = message.source.rsplit(":", 1)[-1]
+        if touchpoint in ANY_HOUR or message.case_id in emergencies:
+            continue
+        # Quiet hours (21:00 to 08:00) held them back.
+        assert time(8) <= message.created_at.astimezone(AMSTERDAM).time() < time(21), message.source
+
+
+def test_no_touchpoint_due_before_now_is_left_pending(seeded, fixed_clock):
+    pending = ScheduledTouchpoint.objects.filter(state__in=["scheduled", "claimed"])
+
+    assert not pending.filter(due_at__lt=fixed_clock.now()).exists()
+    # The coming visits' reminders wait for the running engine.
+    assert pending.filter(touchpoint="reminder", due_at__gt=fixed_clock.now()).exists()
+
+
+def test_seeding_sends_no_real_mail(seeded):
+    # Under test, e-mail goes to Django's local-memory outbox: no tenant gets anything.
+    emails = Message.objects.filter(channel="email").exclude(sent_at=None)
+
+    assert emails.exists()
+    assert len(mail.outbox) == emails.count()
+
+
+# A month lived through the journeys, seeded once (these come last: the month
+# stays in the database until the module ends) ------------------------------------
+
+
+def test_a_month_ends_mostly_fixed(lived_month):
+    closed = Counter(Job.objects.exclude(status=Job.Status.OPEN).values_list("status", flat=True))
+    total = sum(closed.values())
+
+    assert total > 60
+    assert 0.65 <= closed["fixed"] / total <= 0.9
+    assert closed["not_fixed"] + closed["not_home"] > 0
+    urgencies = Counter(RepairRequest.objects.values_list("urgency", flat=True))
+    assert urgencies["emergency"] < urgencies["urgent"]
+    assert urgencies["emergency"] < urgencies["normal"]
+    channels = Counter(RepairRequest.objects.values_list("channel", flat=True))
+    assert channels["phone"] > 0
+    assert channels["portal"] > channels["phone"]
+    activities = set(Event.objects.values_list("activity", flat=True))
+    assert {"appointment.rescheduled", "appointment.cancelled", "eta.updated", "visit.arrived"} <= activities
+    assert {"journey.ended", "task.created", "task.completed", "survey.answered"} <= activities
+
+
+def test_a_month_of_surveys_is_answered_and_low_scores_called_back(lived_month):
+    answers = list(Event.objects.filter(activity="survey.answered").order_by("id"))
+    sent = Survey.objects.values("key").distinct().count()
+
+    assert answers
+    assert 0.15 <= len(answers) / sent <= 0.6
+    low = {
+        e.case_id
+        for e in answers
+        if e.attributes.get("csat", 5) <= 2
+        or e.attributes.get("nps", 10) <= 4
+        or e.attributes.get("ces", 7) <= 2
+    }
+    callbacks = list(StaffTask.objects.filter(queue="callbacks"))
+    assert low
+    assert callbacks
+    # Callbacks come from low scores only.
+    assert {task.case_id for task in callbacks} <= low
+    # Agents call back within about a working day.
+    for task in callbacks:
+        if task.state == StaffTask.State.DONE:
+            assert task.done_by.username == "agent"
+            assert task.done_at - task.created_at < timedelta(days=4)
+
+
+def test_first_time_fixes_score_higher_than_repeat_visits(lived_month):
+    visited = Job.objects.filter(status__in=["fixed", "not_fixed", "not_home"])
+    visits = Counter(visited.values_list("request__reference", flat=True))
+    first_time, repeat = [], []
+    for event in Event.objects.filter(activity="survey.answered"):
+        if "csat" not in event.attributes:
+            continue
+        reference = event.case_id.removeprefix("request:")
+        (repeat if visits[reference] > 1 else first_time).append(event.attributes["csat"])
+
+    assert first_time
+    assert sum(first_time) / len(first_time) >= 3.5
+    if repeat:
+        assert sum(repeat) / len(repeat) < sum(first_time) / len(first_time)

@@ -46,6 +46,13 @@ class Command(BaseCommand):
             help=f"Repair requests on an average working day of the history (default {REPORTS_PER_DAY:g}).",
         )
 
+        parser.add_argument(
+            "--upcoming",
+            type=positive,
+            default=60,
+            help="Reports made today and booked in the coming days (default 60).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         existing = Organisation.objects.order_by("pk").first()
         if existing is not None:
@@ -64,6 +71,7 @@ class Command(BaseCommand):
             homes=options["homes"],
             history_days=options["history_days"],
             reports_per_day=options["reports_per_day"],
+            upcoming=options["upcoming"],
         )
         self.stdout.write(
             self.style.SUCCESS(f"Demo organisation seeded in {time.monotonic() - started:.1f} s")
