@@ -407,7 +407,8 @@ def process(request: HttpRequest) -> HttpResponse:
     edges = sorted(graph.edges.items(), key=lambda item: (-item[1], item[0]))
     largest = max((count for _edge, count in edges), default=0)
     definition = active_definition()
-    rows = mining.sentiment(definition=definition, cases=cases) if definition is not None else []
+    language = (get_language() or "nl")[:2]
+    rows = mining.sentiment(definition=definition, cases=cases, language=language) if definition else []
     sentiment_chart = None
     if rows:
         sentiment_chart = charts.sentiment_chart(
