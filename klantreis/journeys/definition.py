@@ -20,7 +20,9 @@ LANGUAGES = ("nl", "en")
 CHANNELS = ("preferred", "email", "sms", "whatsapp", "inapp")
 LAYERS = ("digital", "human", "physical")
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not_in")
-SURVEYS = ("csat",)
+SURVEYS = ("csat", "nps", "ces", "moment")
+# The short "how was this moment?" question is asked on its own, about its touchpoint.
+MOMENT = "moment"
 ATTACHMENTS = ("appointment_ics",)
 # What a message template may say; the runtime fills these in the customer's language.
 PLACEHOLDERS = frozenset(
@@ -43,18 +45,26 @@ _ACTIVITY = r"^[a-z][a-z_]*\.[a-z][a-z_]*$"
 _TEXT = {"type": "object", "required": list(LANGUAGES), "additionalProperties": False}
 _TEXT["properties"] = {lang: {"type": "string", "minLength": 1, "maxLength": 200} for lang in LANGUAGES}
 _DURATION = {"type": "string", "pattern": r"^\d{1,4}(m|h|d)$"}
+_CONDITION = {
+    "type": "object",
+    "required": ["attribute", "op", "value"],
+    "additionalProperties": False,
+    "properties": {
+        "attribute": {"type": "string", "pattern": r"^[a-z][a-z_]*$"},
+        "op": {"enum": list(OPERATORS)},
+        "value": {},
+    },
+}
+# Every item must hold; an item `{any: [...]}` holds when one of its conditions does.
+_ANY = {
+    "type": "object",
+    "required": ["any"],
+    "additionalProperties": False,
+    "properties": {"any": {"type": "array", "minItems": 1, "items": _CONDITION}},
+}
 _CONDITIONS = {
     "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["attribute", "op", "value"],
-        "additionalProperties": False,
-        "properties": {
-            "attribute": {"type": "string", "pattern": r"^[a-z][a-z_]*$"},
-            "op": {"enum": list(OPERATORS)},
-            "value": {},
-        },
-    },
+    "items": {"if": {"type": "object", "required": ["any"]}, "then": _ANY, "else": _CONDITION},
 }
 
 SCHEMA: dict[str, Any] = {
@@ -129,7 +139,17 @@ SCHEMA: dict[str, Any] = {
                     "essential": {"type": "boolean"},
                     "ignore_quiet_hours": {"type": "boolean"},
                     "attach": {"type": "array", "uniqueItems": True, "items": {"enum": list(ATTACHMENTS)}},
-                    "survey": {"enum": list(SURVEYS)},
+                    # One kind, or several asked together on one page ([csat, nps, ces]).
+                    "survey": {
+                        "if": {"type": "string"},
+                        "then": {"enum": list(SURVEYS)},
+                        "else": {
+                            "type": "array",
+                            "minItems": 1,
+                            "uniqueItems": True,
+                            "items": {"enum": list(SURVEYS)},
+                        },
+                    },
                     "message": {
                         "type": "object",
                         "required": list(LANGUAGES),
@@ -215,9 +235,26 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class AnyCondition:
+    """Holds when one of its conditions does (`{any: [...]}` in a definition)."""
+
+    conditions: tuple[Condition, ...]
+
+    def holds(self, attributes: dict[str, Any]) -> bool:
+        return any(condition.holds(attributes) for condition in self.conditions)
+
+
+def _conditions(raw: list[dict[str, Any]]) -> tuple[Condition | AnyCondition, ...]:
+    return tuple(
+        AnyCondition(tuple(Condition(**c) for c in item["any"])) if "any" in item else Condition(**item)
+        for item in raw
+    )
+
+
+@dataclass(frozen=True)
 class EndRule:
     when: str
-    conditions: tuple[Condition, ...] = ()
+    conditions: tuple[Condition | AnyCondition, ...] = ()
 
     def matches(self, activity: str, attributes: dict[str, Any]) -> bool:
         return activity == self.when and all(c.holds(attributes) for c in self.conditions)
@@ -257,14 +294,15 @@ class TouchpointSpec:
     end: bool = False
     sentiment: int | None = None
     expires: Timing | None = None
-    conditions: tuple[Condition, ...] = ()
+    conditions: tuple[Condition | AnyCondition, ...] = ()
     cancel_on: frozenset[str] = frozenset()
     channels: tuple[str, ...] = ("preferred", "email", "inapp")
     fallback_after: timedelta = timedelta(minutes=10)
     essential: bool = False
     ignore_quiet_hours: bool = False
     attach: tuple[str, ...] = ()
-    survey: str | None = None
+    # The survey kinds the message's {survey_link} asks, in page order; () for none.
+    survey: tuple[str, ...] = ()
     message: dict[str, MessageTemplate] = field(default_factory=dict)
     task: StaffTaskSpec | None = None
 
@@ -452,8 +490,25 @@ def _build(data: dict[str, Any], lines: dict[str, int]) -> JourneySpec:
                         + ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS)),
                     )
             message[language] = MessageTemplate(subject=template["subject"], text=template["text"])
-        if "survey_link" in "".join(t.text for t in message.values()) and "survey" not in raw:
-            problem(f"{base}.message", "{survey_link} needs 'survey: csat' on the touchpoint")
+        raw_survey = raw.get("survey", [])
+        survey = (raw_survey,) if isinstance(raw_survey, str) else tuple(raw_survey)
+        with_link = [lang for lang, t in message.items() if "survey_link" in t.text]
+        if with_link and not survey:
+            problem(
+                f"{base}.message",
+                "{survey_link} needs 'survey: csat' (or nps, ces, moment) on the touchpoint",
+            )
+        if survey:
+            if MOMENT in survey and len(survey) > 1:
+                problem(f"{base}.survey", "'moment' is a question on its own; ask it without other kinds")
+            if raw["layer"] != "digital":
+                problem(f"{base}.survey", "only a digital touchpoint can send a survey link")
+            elif message and len(with_link) < len(message):
+                missing = sorted(set(message) - set(with_link))
+                problem(
+                    f"{base}.message.{missing[0]}.text",
+                    "a touchpoint with a survey puts {survey_link} in its text in every language",
+                )
         if at is None or (task is None and raw["layer"] == "human"):
             continue
         if "expires" in raw and expires is None:
@@ -470,14 +525,14 @@ def _build(data: dict[str, Any], lines: dict[str, int]) -> JourneySpec:
                 end=raw.get("end", False),
                 sentiment=raw.get("sentiment"),
                 expires=expires,
-                conditions=tuple(Condition(**condition) for condition in raw.get("if", [])),
+                conditions=_conditions(raw.get("if", [])),
                 cancel_on=frozenset(raw.get("cancel_on", [])),
                 channels=tuple(raw.get("channels", ("preferred", "email", "inapp"))),
                 fallback_after=_duration(raw.get("fallback_after", "10m")),
                 essential=raw.get("essential", False),
                 ignore_quiet_hours=raw.get("ignore_quiet_hours", False),
                 attach=tuple(raw.get("attach", ())),
-                survey=raw.get("survey"),
+                survey=survey,
                 message=message,
                 task=task,
             )
@@ -491,7 +546,7 @@ def _build(data: dict[str, Any], lines: dict[str, int]) -> JourneySpec:
         touchpoints=tuple(touchpoints),
         anchors=anchors,
         ends_on=tuple(
-            EndRule(when=rule["when"], conditions=tuple(Condition(**c) for c in rule.get("if", [])))
+            EndRule(when=rule["when"], conditions=_conditions(rule.get("if", [])))
             for rule in data.get("ends_on", [])
         ),
         description=data.get("description", ""),

@@ -30,7 +30,7 @@ from klantreis.customers.models import Home
 from klantreis.events.models import Event
 from klantreis.events.services import event_record_many
 from klantreis.feedback.services import survey_issue
-from klantreis.journeys.definition import TouchpointSpec
+from klantreis.journeys.definition import MOMENT, SURVEYS, TouchpointSpec
 from klantreis.journeys.models import JourneyInstance, JourneySettings, ScheduledTouchpoint, StaffTask
 from klantreis.journeys.render import (
     appointment_ics,
@@ -58,6 +58,8 @@ def claim_lease() -> timedelta:
 
 
 SURVEY_VALID = timedelta(days=14)
+# "How was this moment?" is about a moment just past: asked for days, not weeks.
+MOMENT_VALID = timedelta(days=3)
 
 
 def touchpoints_claim(*, limit: int, now: datetime | None = None) -> str | None:
@@ -239,8 +241,9 @@ def _carry_out(batch: _Batch, row: ScheduledTouchpoint) -> None:
             case_id=instance.case_id,
             customer=customer,
             language=language,
-            expires_at=batch.now + SURVEY_VALID,
+            expires_at=batch.now + (MOMENT_VALID if MOMENT in touchpoint.survey else SURVEY_VALID),
             touchpoint=touchpoint.id,
+            topic=touchpoint.name,
         )
         survey_link = settings.SITE_URL + reverse("feedback:answer", kwargs={"token": token})
     values = template_values(
@@ -315,8 +318,13 @@ def _staff_task(batch: _Batch, row: ScheduledTouchpoint, touchpoint: TouchpointS
         return
     armed_at = touchpoint_armed_at(row)
     deadline = timing_compute(touchpoint.task.deadline, anchor=armed_at, zone=zone)
+    # A survey answer's first kind is `kind` and `score`; the other kinds it
+    # asked (e.g. nps, ces) come under their own names.
+    others = [kind for kind in SURVEYS if kind != row.context.get("kind")]
     details = {
-        k: v for k, v in row.context.items() if k in ("score", "request", "survey", "kind", "comment_given")
+        k: v
+        for k, v in row.context.items()
+        if k in ("score", "request", "survey", "kind", "comment_given", *others)
     }
     batch.tasks.append(
         StaffTask(

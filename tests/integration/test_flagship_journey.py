@@ -176,7 +176,7 @@ def test_the_flagship_repair_journey(vera, smtp_server) -> None:
         token = re.search(r"/survey/([^/\s]+)/", body(survey)).group(1)
 
         # A low score → a callback task for a person, due within one working day.
-        survey_answer(token=token, score=2, comment="Took three visits")
+        survey_answer(token=token, scores={"csat": 2, "nps": 6, "ces": 3}, comment="Took three visits")
         journeys_run()
         (task,) = StaffTask.objects.all()
         assert task.queue == "callbacks"

@@ -218,13 +218,34 @@ def test_the_journey_ends_when_the_request_is_completed(
     assert due("reminder") == []
 
 
+@pytest.mark.parametrize(
+    ("scores", "callbacks"),
+    [
+        ({"csat": 3, "nps": 4, "ces": 3}, 1),  # an NPS detractor at 4 or lower
+        ({"csat": 3, "nps": 5, "ces": 2}, 1),  # hard to get done
+        ({"csat": 3, "nps": 5, "ces": 3}, 0),  # nothing low enough
+        ({"moment": 1}, 0),  # a moment question calls nobody back
+    ],
+    ids=["nps", "ces", "none", "moment"],
+)
+def test_the_callback_follows_any_low_score_of_the_survey(
+    journey: Any, clock: FixedClock, scores: dict[str, int], callbacks: int
+) -> None:
+    reported(journey)
+    kind = next(iter(scores))
+    record("survey.answered", request=CASE, kind=kind, score=scores[kind], **scores)
+    run()
+    assert JourneyInstance.objects.get().staff_tasks.count() == callbacks
+
+
 def test_a_survey_answer_with_a_low_score_creates_a_callback_task(journey: Any, clock: FixedClock) -> None:
     reported(journey)
-    record("survey.answered", request=CASE, score=2)
-    record("survey.answered", request=CASE, score=4)
+    record("survey.answered", request=CASE, kind="csat", score=2, csat=2, nps=8, ces=5)
+    record("survey.answered", request=CASE, kind="csat", score=4, csat=4, nps=8, ces=5)
     run()
     instance = JourneyInstance.objects.get()
     (task,) = instance.staff_tasks.all()
+    assert task.details == {"request": CASE, "kind": "csat", "score": 2, "nps": 8, "ces": 5}
     assert task.queue == "callbacks"
     assert task.deadline == datetime(2026, 3, 11, 9, 30, tzinfo=AMSTERDAM).astimezone(UTC)
     assert Event.objects.filter(activity="task.created", layer="human").count() == 1

@@ -54,7 +54,13 @@ def survey_answered(request: RepairRequest, score: int) -> None:
             actor=None,
             channel="portal",
             layer="digital",
-            attributes={"request": request.reference, "score": score, "kind": "csat", "comment_given": True},
+            attributes={
+                "request": request.reference,
+                "score": score,
+                "kind": "csat",
+                "csat": score,
+                "comment_given": True,
+            },
         )
 
 
