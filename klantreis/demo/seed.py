@@ -1137,7 +1137,7 @@ class _History:
                 # The back office closes the request once the survey has had its week.
                 close_at = self._office(now + timedelta(days=8, minutes=self.rng.randrange(0, 3 * 24 * 60)))
                 self.schedule(close_at, self._close(request))
-            elif outcome == Job.Status.NOT_FIXED and self.rng.random() < BOOKED_ON_SITE:
+            elif outcome == Job.Status.NOT_FIXED and technician.user and self.rng.random() < BOOKED_ON_SITE:
                 self._book(request, tenant, actor=technician.user, channel=Event.Channel.ON_SITE)()
             else:
                 self._book_later(request, tenant, now)
