@@ -251,8 +251,9 @@ def case_trace(
     for activity, at, attributes in events:
         if activity == "message.sent":
             source = attributes.get("source") or ""
-            key = attributes.get("key") or ""
-            # Retries and the fallback channel are the same touchpoint reaching out again.
+            # Retries (same key) and the fallback channel ("<key>.<channel>") are the
+            # same touchpoint reaching out again.
+            key = str(attributes.get("key") or "").split(".", 1)[0]
             if isinstance(source, str) and source.startswith(prefix) and key not in keys_seen:
                 keys_seen.add(key)
                 trace.actual.append((source[len(prefix) :], at))

@@ -42,7 +42,7 @@ def record(
         )
 
 
-def sent(case_id: str, touchpoint: str, at: datetime) -> None:
+def sent(case_id: str, touchpoint: str, at: datetime, *, key: str = "") -> None:
     """A journey message handed to a channel, as messaging records it."""
     number = next(_numbers)
     record(
@@ -51,7 +51,7 @@ def sent(case_id: str, touchpoint: str, at: datetime) -> None:
         at,
         channel="email",
         message=number,
-        key=f"tp-{number}",
+        key=key or f"tp-{number}",
         source=f"journey:repair:{touchpoint}",
         channel_used="email",
         attempt=1,
@@ -178,6 +178,20 @@ def test_conformance_narrows_to_the_cases_given_and_the_tolerance_is_configurabl
     assert strict.deviations == [Deviation(kind="late", touchpoint="survey", cases=1, share=0.5)]
     # The survey went out 50 minutes after it was due: within two hours' tolerance.
     assert (lenient.cases, lenient.fitting, lenient.deviations) == (2, 2, [])
+
+
+@pytest.mark.django_db
+def test_a_retry_and_the_fallback_channel_are_the_same_touchpoint(definition: JourneyDefinition) -> None:
+    record("case-retry", "request.reported", local(9, 10), channel="portal", request="case-retry")
+    sent("case-retry", "received", local(9, 10, 1), key="tp-900")
+    sent("case-retry", "received", local(9, 10, 3), key="tp-900")  # sent again after a crash
+    sent("case-retry", "received", local(9, 10, 12), key="tp-900.sms")  # the fallback channel
+    sent("case-retry", "received", local(9, 11), key="tp-901")  # a second occurrence: extra
+
+    with use_clock(FixedClock(local(9, 12))):
+        result = mining.conformance(definition=definition)
+
+    assert result.deviations == [Deviation(kind="extra", touchpoint="received", cases=1, share=1.0)]
 
 
 @pytest.mark.django_db
