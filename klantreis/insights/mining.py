@@ -15,6 +15,7 @@ Every function takes `cases`: a `values_list("case_id", flat=True)` queryset
 import json
 import os
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -138,7 +139,10 @@ def xes_write(*, path: Path, cases: QuerySet[Any] | None = None) -> int:
     """Write the log as an XES file (pm4py's exporter); returns the events written."""
     frame = event_frame(cases=cases)
     pm4py = _pm4py()
-    pm4py.write_xes(frame, str(path), case_id_key=CASE)
+    with warnings.catch_warnings():
+        # pm4py suggests its optional Rust exporter; the line-by-line one is what is installed.
+        warnings.filterwarnings("ignore", message=".*r4pm.*")
+        pm4py.write_xes(frame, str(path), case_id_key=CASE)
     return len(frame)
 
 
