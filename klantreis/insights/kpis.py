@@ -2,6 +2,7 @@
 
 Each KPI's exact definition is in docs/insights.md, section "KPIs"."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -175,6 +176,28 @@ def kpi_breakdown(*, filters: InsightFilters, by: str) -> list[KpiGroup]:
         return (not group.key, group.key)
 
     return sorted(groups, key=order)
+
+
+def kpi_total(groups: Iterable[KpiGroup]) -> dict[str, KpiValue]:
+    """Every KPI over all the groups of a breakdown together. Each KPI is a
+    sum over a sum, so the groups add up to the whole: a dashboard that shows
+    the month breakdown gets the totals without a second query (equal to
+    `kpi_values` of the same filters)."""
+    numerators: dict[str, float] = dict.fromkeys(_AGGREGATES, 0.0)
+    denominators: dict[str, int] = dict.fromkeys(_AGGREGATES, 0)
+    for group in groups:
+        for key, value in group.values.items():
+            numerators[key] += value.numerator
+            denominators[key] += value.denominator
+    return {
+        key: KpiValue(
+            key=key,
+            value=numerators[key] / denominators[key] * scale if denominators[key] else None,
+            numerator=numerators[key],
+            denominator=denominators[key],
+        )
+        for key, (_numerator, _denominator, scale) in _AGGREGATES.items()
+    }
 
 
 # Which cases count in each KPI's denominator, and which in its numerator.

@@ -29,6 +29,7 @@ GAP_PATIENCE = timedelta(seconds=30)
 # and including this many calendar days after the fixing visit's day is a
 # repeat visit (docs/insights.md, "KPIs").
 REPEAT_DAYS = 30
+ANALYZE_AFTER = 50_000  # events folded in one refresh
 DONE_STATUSES = frozenset({"technically_done", "completed"})
 VISIT_OUTCOMES = {
     "visit.fixed": CaseSummary.Outcome.FIXED,
@@ -116,7 +117,9 @@ def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
     return lambda value: value
 
 
-def _upsert(*, table: str, columns: list[str], conflict: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _upsert(
+    *, table: str, columns: list[str], conflict: list[str], rows: list[tuple[Any, ...]], returning: str = ""
+) -> list[tuple[Any, ...]]:
     """INSERT … ON CONFLICT DO UPDATE of many rows. On PostgreSQL the rows
     are copied (COPY) into a temporary table first and upserted from it in
     one statement; on SQLite, hundreds of rows per INSERT … VALUES. Django's
@@ -124,13 +127,16 @@ def _upsert(*, table: str, columns: list[str], conflict: list[str], rows: list[t
     one statement per row were each ten times slower: the refresh's slowest
     part."""
     if not rows:
-        return
+        return []
     quote = connection.ops.quote_name
     names = ", ".join(quote(c) for c in columns)
     # Table and column names come from the models, never from input.
     upsert = f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET " + ", ".join(
         f"{quote(c)} = EXCLUDED.{quote(c)}" for c in columns if c not in conflict
     )
+    if returning:
+        upsert += f" RETURNING {returning}"
+    returned: list[tuple[Any, ...]] = []
     target = quote(table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -141,8 +147,10 @@ def _upsert(*, table: str, columns: list[str], conflict: list[str], rows: list[t
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {staging} {upsert}")  # noqa: S608
+            if returning:
+                returned = cursor.fetchall()
             cursor.execute(f"DROP TABLE {staging}")
-            return
+            return returned
         placeholders = f"({', '.join(['%s'] * len(columns))})"
         # Under SQLite's limit on parameters per statement.
         per_statement = max(1, 20000 // len(columns))
@@ -153,6 +161,9 @@ def _upsert(*, table: str, columns: list[str], conflict: list[str], rows: list[t
                 f"INSERT INTO {target} ({names}) VALUES {values} {upsert}",  # noqa: S608
                 [value for row in chunk for value in row],
             )
+            if returning:
+                returned += cursor.fetchall()
+    return returned
 
 
 class _Fold:
@@ -325,33 +336,27 @@ class _Fold:
                 summary.team = team[:100]
         self._first_time_fixes()
         converters = [(field.attname, _converter(field)) for field in _FIELDS]
+        ids = dict(
+            _upsert(
+                table=CaseSummary._meta.db_table,
+                columns=[str(field.column) for field in _FIELDS],
+                conflict=["case_id"],
+                rows=[
+                    tuple(convert(getattr(summary, name)) for name, convert in converters)
+                    for summary in self.summaries.values()
+                ],
+                returning="case_id, id",
+            )
+        )
         _upsert(
-            table=CaseSummary._meta.db_table,
-            columns=[str(field.column) for field in _FIELDS],
-            conflict=["case_id"],
+            table=CaseChannel._meta.db_table,
+            columns=["case_id", "channel", "sent", "delivered"],
+            conflict=["case_id", "channel"],
             rows=[
-                tuple(convert(getattr(summary, name)) for name, convert in converters)
-                for summary in self.summaries.values()
+                (ids[case_id], channel, sent, delivered)
+                for (case_id, channel), (sent, delivered) in self.channels.items()
             ],
         )
-        if self.channels:
-            ids: dict[str, int] = {}
-            case_ids = list({case_id for case_id, _channel in self.channels})
-            for start in range(0, len(case_ids), 900):
-                ids.update(
-                    CaseSummary.objects.filter(case_id__in=case_ids[start : start + 900]).values_list(
-                        "case_id", "pk"
-                    )
-                )
-            _upsert(
-                table=CaseChannel._meta.db_table,
-                columns=["case_id", "channel", "sent", "delivered"],
-                conflict=["case_id", "channel"],
-                rows=[
-                    (ids[case_id], channel, sent, delivered)
-                    for (case_id, channel), (sent, delivered) in self.channels.items()
-                ],
-            )
 
     def _first_time_fixes(self) -> None:
         """Decide the first-time fix again for every case of the homes and
@@ -432,7 +437,13 @@ def insights_refresh(*, batch: int = 10000) -> int:
         done, more = _refresh_batch(limit=batch, zone=zone)
         read += done
         if not more:
-            return read
+            break
+    if read >= ANALYZE_AFTER and connection.vendor == "postgresql":
+        # A large catch-up changes the tables faster than autovacuum notices;
+        # stale statistics make the planner pick index scans for the whole year.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {CaseSummary._meta.db_table}, {CaseChannel._meta.db_table}")
+    return read
 
 
 def _refresh_batch(*, limit: int, zone: ZoneInfo) -> tuple[int, bool]:
