@@ -98,7 +98,8 @@ def child(case: str, env: dict[str, str], **options: Any) -> dict[str, Any]:
     for key, value in options.items():
         command += [f"--{key}", str(value)]
     output = subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
 
 
 # Child processes ------------------------------------------------------------------
@@ -109,7 +110,7 @@ def case_generate(args: argparse.Namespace) -> dict[str, Any]:
 
     django.setup()
     from django.db import connection
-    from insights_log import log_replicate, templates_run, world_pools  # type: ignore[import-not-found]
+    from insights_log import log_replicate, templates_run, world_pools
 
     from klantreis.events.models import Event
 
@@ -251,7 +252,7 @@ def machine() -> dict[str, Any]:
 
 
 def run_database(label: str, *, cases: int, repeats: int, start_days: str) -> dict[str, Any]:
-    from insights_log import YEAR_START  # type: ignore[import-not-found]
+    from insights_log import YEAR_START
 
     postgres = label == "postgresql"
     if postgres:
