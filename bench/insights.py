@@ -330,11 +330,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="10,000 cases, one repeat: a few minutes")
+    parser.add_argument("--quick", action="store_true", help="10,000 cases, one repeat: about ten minutes")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--cases", type=int, default=None, help="cases in the generated log")
-    parser.add_argument("--databases", default="postgresql,sqlite", help=argparse.SUPPRESS)
+    parser.add_argument("--databases", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     parser.add_argument("--start-days", default=None, help=argparse.SUPPRESS)
