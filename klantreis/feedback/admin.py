@@ -14,9 +14,11 @@ class SurveyAdmin(admin.ModelAdmin[Survey]):
     date_hierarchy = "created_at"
     fields = (
         "kind",
+        "position",
         "case_id",
         "customer",
         "touchpoint",
+        "topic",
         "language",
         "key",
         "created_at",

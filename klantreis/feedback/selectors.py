@@ -74,11 +74,11 @@ def survey_scores(*, surveys: QuerySet[Survey]) -> SurveyScores:
         row = by_kind.get(kind)
         if row is None or not row["answered"]:
             return None
-        count = row["answered"]
+        count: int = row["answered"]
         if kind == Survey.Kind.CSAT:
-            return 100 * row["satisfied"] / count
+            return 100 * int(row["satisfied"]) / count
         if kind == Survey.Kind.NPS:
-            return 100 * (row["promoters"] - row["detractors"]) / count
+            return 100 * (int(row["promoters"]) - int(row["detractors"])) / count
         return float(row["mean"])
 
     return SurveyScores(
