@@ -42,7 +42,7 @@ from klantreis.insights.kpis import (
     kpi_breakdown,
     kpi_cases,
     kpi_compare,
-    kpi_values,
+    kpi_total,
     messages_by_channel,
 )
 from klantreis.insights.models import AnalysisRun, CaseSummary
@@ -123,7 +123,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     query = form.query()
     chart_kpi: Kpi = KPI_BY_KEY.get(form.chosen("kpi", ""), KPIS[0])
     by: str = form.chosen("by", "technician")
-    values = kpi_values(filters=filters)
+    # The months add up to the whole period: one query for the figures and the chart.
+    months = kpi_breakdown(filters=filters, by="month")
+    values = kpi_total(months)
     figures = [
         {
             "kpi": kpi,
@@ -134,7 +136,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         }
         for kpi in KPIS
     ]
-    months = kpi_breakdown(filters=filters, by="month")
     points = [
         charts.Point(
             group.label, group.values[chart_kpi.key].value if chart_kpi.key in group.values else None
