@@ -86,3 +86,45 @@ def test_a_tenant_answers_the_survey_once_and_the_token_stays_in_the_address_bar
         "Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)",
         "Failed to load resource: the server responded with a status of 410 (Gone)",
     }
+
+
+def test_three_questions_on_a_phone_answered_without_javascript(
+    live_server, phone_page: Page, browser
+) -> None:
+    Organisation.objects.create(name="Woonstede", emergency_phone="112", service_phone="030 123 45 67")
+    with use_clock(FixedClock(TUESDAY)):
+        token = issued(language="en", kind=["csat", "nps", "ces"], expires_at=TUESDAY + timedelta(days=7))
+        url = f"{live_server.url}/survey/{token}/"
+
+        # With scripts: the groups are named by their questions, axe finds nothing serious.
+        phone_page.goto(url)
+        nps = phone_page.get_by_role("group", name=re.compile("How likely are you to recommend"))
+        expect(nps.get_by_role("radio")).to_have_count(11)
+        expect(nps.get_by_label("10 – Extremely likely")).to_be_visible()
+        assert_accessible(phone_page)
+        shot(phone_page, "survey-three-questions")
+
+        # Without scripts, phone-sized: a missing answer, then all three.
+        context = browser.new_context(java_script_enabled=False, viewport={"width": 375, "height": 740})
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_label("5 – Very satisfied").check()
+        page.get_by_label("1 – Very difficult").check()
+        page.get_by_label("Anything you would like to tell us? (optional)").fill("Took a while")
+        page.get_by_role("button", name="Send my answer").click()
+
+        expect(page.locator("#nps-error")).to_have_text("Please choose a score.")
+        expect(page.get_by_label("5 – Very satisfied")).to_be_checked()
+        expect(page.get_by_label("1 – Very difficult")).to_be_checked()
+        expect(page.get_by_label("Anything you would like to tell us? (optional)")).to_have_value(
+            "Took a while"
+        )
+        page.get_by_role("group", name=re.compile("How likely")).get_by_label("7", exact=True).check()
+        page.get_by_role("button", name="Send my answer").click()
+
+        expect(page.locator("h1")).to_have_text("Thank you for your answer")
+        context.close()
+
+    scores = list(Survey.objects.order_by("position").values_list("kind", "score", "comment"))
+    assert scores == [("csat", 5, "Took a while"), ("nps", 7, ""), ("ces", 1, "")]
+    assert Event.objects.filter(activity="survey.answered").count() == 1
