@@ -6,6 +6,8 @@ event idempotently (a touchpoint occurrence is unique per arming event), so
 replaying the log or running the consumer twice never schedules twice.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -180,24 +182,31 @@ def touchpoint_event(row: ScheduledTouchpoint, activity: str, at: datetime, **at
 class _Handler:
     """Handles one event for the running journeys of its case."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: Sequence[Event]) -> None:
         self.settings = JourneySettings.current()
-        self.active = {
-            definition.key: definition for definition in JourneyDefinition.objects.filter(active=True)
-        }
+        self.active = [
+            (definition, spec_for(definition)) for definition in JourneyDefinition.objects.filter(active=True)
+        ]
         self.events: list[Event] = []
-
-    def handle(self, event: Event) -> None:
-        for definition in self.active.values():
-            spec = spec_for(definition)
-            if event.activity == spec.trigger:
-                self._start(definition, spec, event)
+        # The running journeys of the batch's cases, read once: one query per
+        # batch instead of one per event. Journeys started or ended while the
+        # batch is handled are kept up to date in place.
+        self.running: dict[str, list[JourneyInstance]] = defaultdict(list)
         instances = (
             JourneyInstance.objects.select_related("definition", "customer")
-            .filter(case_id=event.case_id, state=JourneyInstance.State.RUNNING)
+            .filter(case_id__in={event.case_id for event in events}, state=JourneyInstance.State.RUNNING)
             .order_by("pk")
         )
         for instance in instances:
+            self.running[instance.case_id].append(instance)
+
+    def handle(self, event: Event) -> None:
+        for definition, spec in self.active:
+            if event.activity == spec.trigger:
+                self._start(definition, spec, event)
+        for instance in self.running.get(event.case_id, ()):
+            if instance.state != JourneyInstance.State.RUNNING:
+                continue
             spec = spec_for(instance.definition)
             if event.activity in spec.activities():
                 self._follow(instance, spec, event)
@@ -217,6 +226,7 @@ class _Handler:
             },
         )
         if created:
+            self.running[event.case_id].append(instance)
             self.events.append(
                 Event(
                     case_id=event.case_id,
@@ -390,7 +400,7 @@ def events_consume(*, limit: int = 500) -> int:
         EventCursor.objects.get_or_create(name=CURSOR)
         cursor = EventCursor.objects.select_for_update().get(name=CURSOR)
         events = list(Event.objects.filter(id__gt=cursor.position).order_by("id")[:limit])
-        handler = _Handler()
+        handler = _Handler(events)
         expected = cursor.position + 1
         read = 0
         now = clock.now()
