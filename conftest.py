@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.utils import translation
 
 from klantreis.core.clock import FixedClock, use_clock
 
@@ -22,6 +24,16 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 @pytest.fixture(autouse=True)
 def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the default language: a request made by an
+    earlier test (the user's language, activated by the middleware) must not
+    leak into the next one's messages."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
