@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, clear_url_caches, reverse
 from django.utils import formats, translation
 from django.utils.timezone import localtime
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import staff_user
 from klantreis.core.clock import DemoClock
 from klantreis.core.models import DemoClockOffset, OutboxMail
@@ -18,7 +19,7 @@ from klantreis.messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
-STAFF_ROLES = ["agent", "planner", "technician", "subcontractor", "designer", "admin"]
+STAFF_ROLES = [role for role in Role.values if role != Role.CUSTOMER]
 
 
 @pytest.fixture

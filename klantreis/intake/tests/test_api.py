@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/requests"
 ROLES = [role.value for role in User.Role]
 STAFF = [role for role in ROLES if role != "customer"]
-ALL_REQUESTS = ["agent", "planner", "designer", "admin"]
+ALL_REQUESTS = ["agent", "planner", "designer", "manager", "admin"]
 
 
 @pytest.fixture(autouse=True)

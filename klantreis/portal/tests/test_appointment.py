@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.urls import reverse
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.core.clock import FixedClock, use_clock
 from klantreis.core.models import Organisation
@@ -24,7 +25,7 @@ from klantreis.planning.tests.factories import FirmFactory, TechnicianFactory
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TUESDAY_MORNING = datetime(2026, 3, 10, 9, 30, tzinfo=AMSTERDAM)
-STAFF_ROLES = ["agent", "planner", "technician", "subcontractor", "designer", "admin"]
+STAFF_ROLES = [role for role in Role.values if role != Role.CUSTOMER]
 
 TAP = {"flooding": "no", "where": "tap"}  # normal, LOA, 30 minutes
 CEILING = {"flooding": "no", "where": "ceiling"}  # urgent, LOO, 90 minutes

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from PIL import Image
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
@@ -28,7 +29,7 @@ from klantreis.journeys.models import StaffTask
 
 pytestmark = pytest.mark.django_db
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-STAFF_ROLES = ["agent", "planner", "technician", "subcontractor", "designer", "admin"]
+STAFF_ROLES = [role for role in Role.values if role != Role.CUSTOMER]
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.core.clock import FixedClock, use_clock
 from klantreis.customers.tests.factories import CustomerFactory, HomeFactory
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TUESDAY_MORNING = datetime(2026, 3, 10, 9, 30, tzinfo=AMSTERDAM)
-ALL_ROLES = ["customer", "agent", "planner", "technician", "subcontractor", "designer", "admin"]
+ALL_ROLES = list(Role.values)
 BOOKING = {"agent", "planner", "admin"}
 
 TAP = {"flooding": "no", "where": "tap"}  # normal, LOA, 30 minutes

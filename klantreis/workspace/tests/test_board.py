@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.core.clock import FixedClock, use_clock
 from klantreis.customers.tests.factories import CustomerFactory
@@ -25,8 +26,8 @@ from klantreis.workspace.board import outcome_text
 
 pytestmark = pytest.mark.django_db
 
-ALL_ROLES = ["customer", "agent", "planner", "technician", "subcontractor", "designer", "admin"]
-VIEWERS = {"agent", "planner", "admin"}
+ALL_ROLES = list(Role.values)
+VIEWERS = {"agent", "planner", "manager", "admin"}  # the manager looks, never acts
 ACTORS = {"planner", "admin"}
 BOARD = reverse("workspace:board")
 PIN = reverse("workspace:board_pin")

@@ -6,6 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
@@ -16,7 +17,7 @@ from klantreis.journeys.models import StaffTask
 from klantreis.messaging.models import Message
 
 pytestmark = pytest.mark.django_db
-ALL_ROLES = ["customer", "agent", "planner", "technician", "subcontractor", "designer", "admin"]
+ALL_ROLES = list(Role.values)
 ANSWERERS = {"agent", "planner", "admin"}
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.intake.tests.factories import TriageTreeFactory
@@ -20,7 +21,7 @@ from klantreis.workspace.tests.journey_cases import journey_run, journeys_instal
 
 pytestmark = pytest.mark.django_db
 
-ALL_ROLES = ["customer", "agent", "planner", "technician", "subcontractor", "designer", "admin"]
+ALL_ROLES = list(Role.values)
 DESIGNERS = {"designer", "admin"}
 JOURNEYS = reverse("workspace:journeys")
 EDIT = reverse("workspace:journey_edit", kwargs={"key": "repair"})

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import escape
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
@@ -21,8 +22,8 @@ from klantreis.workspace.tests.journey_cases import callback_task, journeys_inst
 
 pytestmark = pytest.mark.django_db
 
-ALL_ROLES = ["customer", "agent", "planner", "technician", "subcontractor", "designer", "admin"]
-VIEWERS = {"agent", "planner", "designer", "admin"}
+ALL_ROLES = list(Role.values)
+VIEWERS = {"agent", "planner", "designer", "manager", "admin"}  # the manager looks, never acts
 ACTORS = {"agent", "planner", "admin"}
 TASKS = reverse("workspace:tasks")
 HTMX = {"HX-Request": "true"}

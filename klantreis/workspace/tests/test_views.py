@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
 from klantreis.customers.tests.factories import CustomerFactory, HomeFactory
 from klantreis.intake.models import RepairRequest
@@ -11,8 +12,8 @@ from klantreis.planning.tests.factories import FirmFactory, TechnicianFactory
 
 pytestmark = pytest.mark.django_db
 
-ALL_ROLES = ["customer", "agent", "planner", "technician", "subcontractor", "designer", "admin"]
-OFFICE = {"agent", "planner", "designer", "admin"}
+ALL_ROLES = list(Role.values)
+OFFICE = {"agent", "planner", "designer", "manager", "admin"}
 INTAKE = {"agent", "admin"}
 
 
