@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped]
 
 CHUNK = 5000
+# How many of the cases behind each deviation a conformance result keeps.
+CASE_IDS_KEPT = 10_000
 # A touchpoint sent this much after it was due counts as late.
 LATE_TOLERANCE = timedelta(minutes=15)
 CASE = "case:concept:name"
@@ -273,6 +275,9 @@ class Deviation:
     touchpoint: str
     cases: int
     share: float
+    # The first CASE_IDS_KEPT cases that show it (by case id), for drill-down
+    # without checking every case again.
+    case_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -360,16 +365,27 @@ def conformance(
     total = 0
     fitting = 0
     counts: Counter[tuple[str, str]] = Counter()
-    for _, found in _case_deviations(
+    kept: dict[tuple[str, str], list[str]] = {}
+    for case_id, found in _case_deviations(
         definition=definition, cases=cases, tolerance=tolerance, progress=progress
     ):
         total += 1
         if not found:
             fitting += 1
         counts.update(found)
+        for deviation in found:
+            ids = kept.setdefault(deviation, [])
+            if len(ids) < CASE_IDS_KEPT:
+                ids.append(case_id)
     order = {tp.id: index for index, tp in enumerate(spec_for(definition).touchpoints)}
     deviations = [
-        Deviation(kind=kind, touchpoint=touchpoint, cases=count, share=count / total)
+        Deviation(
+            kind=kind,
+            touchpoint=touchpoint,
+            cases=count,
+            share=count / total,
+            case_ids=tuple(kept.get((kind, touchpoint), ())),
+        )
         for (kind, touchpoint), count in sorted(
             counts.items(),
             key=lambda item: (

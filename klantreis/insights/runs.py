@@ -89,7 +89,13 @@ def _conformance(run: AnalysisRun) -> dict[str, Any]:
         "cases": outcome.cases,
         "fitting": outcome.fitting,
         "deviations": [
-            {"kind": d.kind, "touchpoint": d.touchpoint, "cases": d.cases, "share": d.share}
+            {
+                "kind": d.kind,
+                "touchpoint": d.touchpoint,
+                "cases": d.cases,
+                "share": d.share,
+                "case_ids": list(d.case_ids),
+            }
             for d in outcome.deviations
         ],
     }

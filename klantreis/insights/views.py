@@ -560,18 +560,28 @@ def run_cases(request: HttpRequest, run_id: int) -> HttpResponse:
     )
     kind = request.GET.get("kind", "")
     touchpoint = request.GET.get("touchpoint", "")
-    known = {(d.get("kind"), d.get("touchpoint")) for d in (analysis.result or {}).get("deviations", [])}
-    if (kind, touchpoint) not in known:
-        raise Http404
-    wanted = analysis.params.get("definition", {})
-    definition = get_object_or_404(JourneyDefinition, key=wanted.get("key"), version=wanted.get("version"))
-    filters = run_filters(analysis)
-    ids = mining.conformance_cases(
-        definition=definition,
-        kind=kind,
-        touchpoint=touchpoint,
-        cases=filters.cases().values_list("case_id", flat=True),
+    deviation = next(
+        (
+            d
+            for d in (analysis.result or {}).get("deviations", [])
+            if (d.get("kind"), d.get("touchpoint")) == (kind, touchpoint)
+        ),
+        None,
     )
+    if deviation is None:
+        raise Http404
+    ids = deviation.get("case_ids")
+    if ids is None:  # a run stored before the case ids were kept: check again
+        wanted = analysis.params.get("definition", {})
+        definition = get_object_or_404(
+            JourneyDefinition, key=wanted.get("key"), version=wanted.get("version")
+        )
+        ids = mining.conformance_cases(
+            definition=definition,
+            kind=kind,
+            touchpoint=touchpoint,
+            cases=run_filters(analysis).cases().values_list("case_id", flat=True),
+        )
     page = Paginator(_case_queryset(CaseSummary.objects.filter(case_id__in=ids)), CASES_PER_PAGE).get_page(
         request.GET.get("page")
     )

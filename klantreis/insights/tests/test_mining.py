@@ -141,10 +141,12 @@ def test_conformance_finds_exactly_the_planted_deviations(planted: JourneyDefini
     assert result.cases == 6
     assert result.fitting == 2
     assert sorted(result.deviations, key=lambda d: d.kind) == [
-        Deviation(kind="extra", touchpoint="not_fixed", cases=1, share=1 / 6),
-        Deviation(kind="late", touchpoint="survey", cases=1, share=1 / 6),
-        Deviation(kind="out_of_order", touchpoint="confirmation", cases=1, share=1 / 6),
-        Deviation(kind="skipped", touchpoint="reminder", cases=1, share=1 / 6),
+        Deviation(kind="extra", touchpoint="not_fixed", cases=1, share=1 / 6, case_ids=("case-extra",)),
+        Deviation(kind="late", touchpoint="survey", cases=1, share=1 / 6, case_ids=("case-late",)),
+        Deviation(
+            kind="out_of_order", touchpoint="confirmation", cases=1, share=1 / 6, case_ids=("case-swap",)
+        ),
+        Deviation(kind="skipped", touchpoint="reminder", cases=1, share=1 / 6, case_ids=("case-skips",)),
     ]
     assert steps[-1] == 100
 
@@ -175,7 +177,9 @@ def test_conformance_narrows_to_the_cases_given_and_the_tolerance_is_configurabl
         lenient = mining.conformance(definition=planted, cases=cases, tolerance=timedelta(hours=2))
 
     assert (strict.cases, strict.fitting) == (2, 1)
-    assert strict.deviations == [Deviation(kind="late", touchpoint="survey", cases=1, share=0.5)]
+    assert strict.deviations == [
+        Deviation(kind="late", touchpoint="survey", cases=1, share=0.5, case_ids=("case-late",))
+    ]
     # The survey went out 50 minutes after it was due: within two hours' tolerance.
     assert (lenient.cases, lenient.fitting, lenient.deviations) == (2, 2, [])
 
@@ -191,7 +195,9 @@ def test_a_retry_and_the_fallback_channel_are_the_same_touchpoint(definition: Jo
     with use_clock(FixedClock(local(9, 12))):
         result = mining.conformance(definition=definition)
 
-    assert result.deviations == [Deviation(kind="extra", touchpoint="received", cases=1, share=1.0)]
+    assert result.deviations == [
+        Deviation(kind="extra", touchpoint="received", cases=1, share=1.0, case_ids=("case-retry",))
+    ]
 
 
 @pytest.mark.django_db
@@ -216,7 +222,9 @@ def test_a_running_case_is_not_blamed_for_what_is_not_due_yet(definition: Journe
         after = mining.conformance(definition=definition)
 
     assert (before.cases, before.fitting, before.deviations) == (1, 1, [])
-    assert after.deviations == [Deviation(kind="skipped", touchpoint="reminder", cases=1, share=1.0)]
+    assert after.deviations == [
+        Deviation(kind="skipped", touchpoint="reminder", cases=1, share=1.0, case_ids=("case-open",))
+    ]
 
 
 @pytest.mark.django_db
