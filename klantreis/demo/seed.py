@@ -634,8 +634,14 @@ class _History:
             self._plan_reports(day)
             self.schedule(self._local(day, 7 * 60), self._morning(day))
         while self.queue:
+            # A touchpoint due before the next action goes first: what it
+            # sends may make a tenant act before that action (a survey answered).
+            due = self._next_due(before=self.queue[0][0])
+            if due is not None:
+                with use_clock(FixedClock(due)):
+                    self.engine_round()
+                continue
             at, _, action = heapq.heappop(self.queue)
-            self.engine_until(at)
             with use_clock(FixedClock(at)):
                 action()
                 self.engine_round()
@@ -658,19 +664,17 @@ class _History:
     def engine_until(self, moment: datetime) -> None:
         """Carry out every touchpoint due before `moment`, each at its own due
         time (a deferred one comes round again at its new time)."""
-        while True:
-            due = (
-                ScheduledTouchpoint.objects.filter(
-                    state=ScheduledTouchpoint.State.SCHEDULED, due_at__lt=moment
-                )
-                .order_by("due_at")
-                .values_list("due_at", flat=True)
-                .first()
-            )
-            if due is None:
-                return
+        while (due := self._next_due(before=moment)) is not None:
             with use_clock(FixedClock(due)):
                 self.engine_round()
+
+    def _next_due(self, *, before: datetime) -> datetime | None:
+        return (
+            ScheduledTouchpoint.objects.filter(state=ScheduledTouchpoint.State.SCHEDULED, due_at__lt=before)
+            .order_by("due_at")
+            .values_list("due_at", flat=True)
+            .first()
+        )
 
     def _notice(self) -> None:
         """Tenants read what the engine sent them: some answer the survey;
