@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--web-workers", type=int, default=2, help="Gunicorn worker processes.")
         parser.add_argument("--seed", type=int, default=2026, help="Seed for seed_demo.")
         parser.add_argument("--homes", type=int, default=2400, help="Homes for seed_demo.")
-        parser.add_argument("--history-days", type=int, default=90, help="History for seed_demo.")
+        parser.add_argument("--history-days", type=int, default=365, help="History for seed_demo.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         host: str = options["host"]
@@ -57,7 +57,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         if not Organisation.objects.exists():
-            self.stdout.write("Seeding the demo organisation (once)…")
+            self.stdout.write(
+                "Seeding the demo organisation: a year of history through the journey engine "
+                "(once; a few minutes)…"
+            )
             call_command(
                 "seed_demo",
                 seed=options["seed"],
