@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from klantreis.intake.models import StoredPhoto
 from klantreis.planning.models import Job
 
 
@@ -31,20 +32,13 @@ class FieldUpdate(models.Model):
         return f"{self.job_id} {self.action} {self.key}"
 
 
-class VisitPhoto(models.Model):
+class VisitPhoto(StoredPhoto):
     """A photo the technician took at the visit (the work, the part needed)."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="visit_photos")
     image = models.FileField(upload_to="visits/%Y/%m/")
-    content_type = models.CharField(max_length=32)
-    size_bytes = models.PositiveIntegerField()
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    uploaded_at = models.DateTimeField()
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
-    class Meta:
-        ordering = ["uploaded_at", "pk"]
+    class Meta(StoredPhoto.Meta):
         verbose_name = _("visit photo")
         verbose_name_plural = _("visit photos")
 

@@ -155,9 +155,10 @@ class RepairRequest(models.Model):
         return self.urgency == self.Urgency.EMERGENCY
 
 
-class RequestPhoto(models.Model):
-    request = models.ForeignKey(RepairRequest, on_delete=models.CASCADE, related_name="photos")
-    image = models.FileField(upload_to="requests/%Y/%m/")
+class StoredPhoto(models.Model):
+    """What is kept of a photo checked by `intake.photos` (subclasses add the
+    file with its folder and what the photo belongs to)."""
+
     content_type = models.CharField(max_length=32)
     size_bytes = models.PositiveIntegerField()
     width = models.PositiveIntegerField()
@@ -166,7 +167,15 @@ class RequestPhoto(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
+        abstract = True
         ordering = ["uploaded_at", "pk"]
+
+
+class RequestPhoto(StoredPhoto):
+    request = models.ForeignKey(RepairRequest, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to="requests/%Y/%m/")
+
+    class Meta(StoredPhoto.Meta):
         verbose_name = _("photo")
         verbose_name_plural = _("photos")
 
