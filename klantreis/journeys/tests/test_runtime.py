@@ -205,6 +205,39 @@ def test_a_crashed_claim_is_given_back_and_carried_out_once(
     assert len(smtp_server.messages) == 1
 
 
+def test_a_round_hands_out_full_batches_and_ends_after_a_partial_one(journey: Any, clock: FixedClock) -> None:
+    reported(journey)
+    events_consume()
+    row = ScheduledTouchpoint.objects.get(touchpoint="received")
+    for armed_by in range(1, 5):  # five due in all
+        ScheduledTouchpoint.objects.create(
+            instance=row.instance,
+            touchpoint="received",
+            armed_by=row.armed_by + armed_by,
+            due_at=row.due_at,
+            created_at=row.created_at,
+        )
+    batches: list[int] = []
+
+    def hand_out(claim: str) -> None:
+        batches.append(ScheduledTouchpoint.objects.filter(claim=claim).count())
+        if len(batches) == 3:  # falls due while the round runs
+            ScheduledTouchpoint.objects.create(
+                instance=row.instance,
+                touchpoint="received",
+                armed_by=row.armed_by + 99,
+                due_at=clock.now(),
+                created_at=clock.now(),
+            )
+
+    assert dispatch(batch_size=2, run=hand_out) == 3
+    assert batches == [2, 2, 1]
+    # The latecomer waits for the next round instead of a batch of its own in this one.
+    assert ScheduledTouchpoint.objects.filter(state=ScheduledTouchpoint.State.SCHEDULED).count() == 1
+    assert dispatch(batch_size=2, run=hand_out) == 1
+    assert batches == [2, 2, 1, 1]
+
+
 def test_the_journey_ends_when_the_request_is_completed(
     journey: Any, clock: FixedClock, smtp_server: Any
 ) -> None:
