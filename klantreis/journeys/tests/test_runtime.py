@@ -14,6 +14,7 @@ from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
 from klantreis.events.services import event_record
 from klantreis.journeys.dispatch import dispatch, touchpoints_claim, touchpoints_reap, touchpoints_run
+from klantreis.journeys.management.commands.run_journeys import round_pause
 from klantreis.journeys.models import JourneyInstance, JourneySettings, ScheduledTouchpoint
 from klantreis.journeys.services import definitions_install_defaults, events_consume
 from klantreis.messaging.models import Message
@@ -282,3 +283,21 @@ def test_a_survey_answer_with_a_low_score_creates_a_callback_task(journey: Any, 
     assert task.queue == "callbacks"
     assert task.deadline == datetime(2026, 3, 11, 9, 30, tzinfo=AMSTERDAM).astimezone(UTC)
     assert Event.objects.filter(activity="task.created", layer="human").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("read", "batches", "messages", "pause"),
+    [
+        (0, 0, 0, 0.5),  # nothing to do
+        (3, 0, 0, 0.2),  # caught up: gather what falls due meanwhile
+        (0, 1, 0, 0.2),
+        (0, 0, 7, 0.2),
+        (500, 0, 0, 0.0),  # a full page of events: more are waiting
+        (0, 50, 0, 0.0),  # every batch of the round was full
+        (0, 0, 200, 0.0),
+    ],
+)
+def test_the_journey_loop_waits_only_when_it_has_caught_up(
+    read: int, batches: int, messages: int, pause: float
+) -> None:
+    assert round_pause(read=read, batches=batches, messages=messages, gather=0.2, idle=0.5) == pause

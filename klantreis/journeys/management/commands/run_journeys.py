@@ -16,6 +16,19 @@ from klantreis.journeys.dispatch import dispatch, touchpoints_reap, touchpoints_
 from klantreis.journeys.services import events_consume
 from klantreis.messaging.services import messages_retry_due, messages_undelivered_hand_over
 
+EVENTS_PAGE = 500
+MAX_BATCHES = 50
+MESSAGES_PAGE = 200
+
+
+def round_pause(*, read: int, batches: int, messages: int, gather: float, idle: float) -> float:
+    """How long to wait before the next round: not at all while a step filled
+    its page (there is more), `gather` after a round that did something and
+    caught up, `idle` after a round with nothing to do."""
+    if read >= EVENTS_PAGE or batches >= MAX_BATCHES or messages >= MESSAGES_PAGE:
+        return 0.0
+    return gather if read or batches or messages else idle
+
 
 class Command(BaseCommand):
     help = "Follow the event log and dispatch due touchpoints (see docs/journeys.md)."
@@ -30,6 +43,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--idle-sleep", type=float, default=0.5, help="seconds to wait when nothing is due"
         )
+        parser.add_argument(
+            "--gather",
+            type=float,
+            default=0.2,
+            help="seconds to wait after a round that caught up, so what falls due meanwhile goes out"
+            " in one batch rather than one task per touchpoint",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stopping = False
@@ -37,15 +57,22 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._stop)
         run = (lambda claim: touchpoints_run(claim=claim)) if options["inline"] else None
         while not self.stopping:
-            work = events_consume()
+            read = events_consume(limit=EVENTS_PAGE)
             touchpoints_reap()
-            work += dispatch(batch_size=settings.KLANTREIS_DISPATCH_BATCH, run=run)
-            work += messages_retry_due()
-            work += messages_undelivered_hand_over()
+            batches = dispatch(batch_size=settings.KLANTREIS_DISPATCH_BATCH, max_batches=MAX_BATCHES, run=run)
+            retried = messages_retry_due(limit=MESSAGES_PAGE)
+            handed_over = messages_undelivered_hand_over(limit=MESSAGES_PAGE)
             if options["once"]:
                 break
-            if not work:
-                time.sleep(options["idle_sleep"])
+            pause = round_pause(
+                read=read,
+                batches=batches,
+                messages=max(retried, handed_over),
+                gather=options["gather"],
+                idle=options["idle_sleep"],
+            )
+            if pause:
+                time.sleep(pause)
 
     def _stop(self, signum: int, frame: Any) -> None:
         self.stopping = True
