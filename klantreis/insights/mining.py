@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Avg, Count, QuerySet
+from django.db.models import Avg, Count, F, QuerySet, Window
+from django.db.models.functions import Lag, Lead
 
 from klantreis.core import clock
 from klantreis.customers.models import Customer
@@ -237,36 +239,44 @@ class DirectlyFollows:
 def directly_follows(*, cases: QuerySet[Any] | None = None) -> DirectlyFollows:
     """The directly-follows graph of the journeys that happened: how often each
     activity occurs, how often one directly follows another within a case, and
-    how often a case starts and ends with each."""
-    import pandas as pd
+    how often a case starts and ends with each.
 
-    case_ids: list[str] = []
-    activities: list[str] = []
-    rows = (
+    The database does the work: each event with the activity after it and
+    whether one came before it in its case (window functions, in time order),
+    counted per combination; a year's log comes back as a few dozen rows."""
+    order = [F("occurred_at").asc(), F("id").asc()]
+    neighbours = (
         _events(cases)
-        .order_by("case_id", "occurred_at", "id")
-        .values_list("case_id", "activity")
-        .iterator(chunk_size=CHUNK)
+        .annotate(
+            following=Window(Lead("activity"), partition_by=[F("case_id")], order_by=order),
+            preceding=Window(Lag("activity"), partition_by=[F("case_id")], order_by=order),
+        )
+        .values_list("activity", "following", "preceding")
     )
-    for case_id, activity in rows:
-        case_ids.append(case_id)
-        activities.append(activity)
-    if not case_ids:
+    try:
+        sql, params = neighbours.query.sql_with_params()
+    except EmptyResultSet:  # cases=<an empty queryset>
         return DirectlyFollows(activities={}, edges={}, start={}, end={})
-    frame = pd.DataFrame({CASE: case_ids, ACTIVITY: activities})
-    # Rows are in case and time order already; pm4py would sort again, a shift does not.
-    following = frame.shift(-1)
-    same = frame[CASE] == following[CASE]
-    pairs = pd.DataFrame({"a": frame.loc[same, ACTIVITY], "b": following.loc[same, ACTIVITY]})
-    edges = pairs.groupby(["a", "b"], sort=False).size()
-    firsts = frame[frame[CASE] != frame[CASE].shift(1)][ACTIVITY].value_counts()
-    lasts = frame[~same][ACTIVITY].value_counts()
-    return DirectlyFollows(
-        activities={str(k): int(v) for k, v in frame[ACTIVITY].value_counts().items()},
-        edges={(str(a), str(b)): int(n) for (a, b), n in edges.items()},
-        start={str(k): int(v) for k, v in firsts.items()},
-        end={str(k): int(v) for k, v in lasts.items()},
-    )
+    activities: Counter[str] = Counter()
+    edges: Counter[tuple[str, str]] = Counter()
+    start: Counter[str] = Counter()
+    end: Counter[str] = Counter()
+    with connections[neighbours.db].cursor() as cursor:
+        # `sql` is the ORM's own query text; every value is in `params`.
+        cursor.execute(
+            "SELECT activity, following, preceding IS NULL, COUNT(*)"  # noqa: S608
+            f" FROM ({sql}) neighbours GROUP BY activity, following, preceding IS NULL",
+            params,
+        )
+        for activity, following, first, count in cursor.fetchall():
+            activities[activity] += count
+            if following is None:
+                end[activity] += count
+            else:
+                edges[(activity, following)] += count
+            if first:
+                start[activity] += count
+    return DirectlyFollows(activities=dict(activities), edges=dict(edges), start=dict(start), end=dict(end))
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,12 @@ def test_a_journey_the_engine_ran_conforms(vera, smtp_server) -> None:
     assert (result.cases, result.fitting, result.deviations) == (1, 1, [])
     assert graph.start == {"request.reported": 1}
     assert graph.activities["message.sent"] == 5
+    # The database's graph is pm4py's, counted from the same log.
+    dfg, start, end = mining._pm4py().discover_dfg(
+        mining.event_frame(),
+        case_id_key=mining.CASE,
+        activity_key=mining.ACTIVITY,
+        timestamp_key=mining.TIMESTAMP,
+    )
+    assert graph.edges == dict(dfg)
+    assert (graph.start, graph.end) == (dict(start), dict(end))
