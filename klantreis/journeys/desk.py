@@ -1,8 +1,11 @@
 """The service desk in the portal: a customer's message about a case becomes a
 task in the "desk" queue; a staff member's answer goes to the customer's
-portal inbox, in their language, and closes the case's open desk tasks."""
+portal inbox, in their language, and closes the case's open desk tasks.
 
-import secrets
+Both carry the key of the form they came from: a form sent twice (a double
+click, a browser that resends) is carried out once, and the second time
+gets the first one's outcome."""
+
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -43,13 +46,27 @@ def _clean(text: str) -> str:
     return text
 
 
+def _serialised(customer: Customer) -> None:
+    """One submission at a time per customer, so a repeat finds the first one."""
+    Customer.objects.select_for_update().filter(pk=customer.pk).exists()
+
+
 @transaction.atomic
 def customer_message_send(
-    *, customer: Customer, actor: User, case_id: str, reference: str, text: str
+    *, customer: Customer, actor: User, case_id: str, reference: str, text: str, key: str
 ) -> StaffTask:
     """The customer's message to the desk: an event on the case and a task
     for a person, due one working day later."""
     text = _clean(text)
+    _serialised(customer)
+    sent = Event.objects.filter(
+        case_id=case_id, activity="customer.message_sent", attributes__key=key
+    ).values_list("pk", flat=True)
+    repeat = StaffTask.objects.filter(
+        case_id=case_id, queue=DESK_QUEUE, details__event__in=list(sent)
+    ).first()
+    if repeat is not None:
+        return repeat
     now = clock.now()
     event = event_record(
         case_id=case_id,
@@ -58,7 +75,7 @@ def customer_message_send(
         channel=Event.Channel.PORTAL,
         layer=Event.Layer.DIGITAL,
         occurred_at=now,
-        attributes={"request": reference, "text": text},
+        attributes={"request": reference, "text": text, "key": key},
     )
     zone = ZoneInfo(Organisation.current().time_zone)
     # The phone number of the task list comes from the case's journey, when it runs one.
@@ -77,17 +94,21 @@ def customer_message_send(
 
 @transaction.atomic
 def desk_message_answer(
-    *, customer: Customer, actor: User, case_id: str, reference: str, text: str
+    *, customer: Customer, actor: User, case_id: str, reference: str, text: str, key: str
 ) -> Message:
     """A staff member's answer to the customer, in the customer's portal
     inbox; the case's open desk tasks are done with it."""
     text = _clean(text)
+    _serialised(customer)
+    repeat = Message.objects.filter(idempotency_key=f"desk-{case_id}-{key}").first()
+    if repeat is not None:
+        return repeat
     with translation.override(customer.language):
         subject = gettext("Answer from the service desk about %(reference)s") % {"reference": reference}
     [message] = messages_prepare(
         drafts=[
             MessageDraft(
-                idempotency_key=f"desk-{secrets.token_hex(12)}",
+                idempotency_key=f"desk-{case_id}-{key}",
                 customer=customer,
                 case_id=case_id,
                 source="desk",

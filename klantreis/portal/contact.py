@@ -76,6 +76,7 @@ def desk_message(request: HttpRequest, reference: str) -> HttpResponse:
                 case_id=repair.case_id,
                 reference=repair.reference,
                 text=form.cleaned_data["text"],
+                key=str(form.cleaned_data["key"]),
             )
         except ApplicationError as error:
             _add_error(form, error)

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from klantreis.core.forms import SubmissionKeyField
 from klantreis.intake.forms import MultipleFileInput, MultiplePhotoField
 from klantreis.intake.services import INFORMATION_MAX
 from klantreis.journeys.desk import DESK_MESSAGE_MAX
@@ -26,6 +27,7 @@ class InformationForm(forms.Form):
 
 
 class DeskMessageForm(forms.Form):
+    key = SubmissionKeyField()
     text = forms.CharField(
         label=_("Your message"),
         max_length=DESK_MESSAGE_MAX,

@@ -32,6 +32,7 @@ def desk_answer(request: HttpRequest, reference: str) -> HttpResponse:
                 case_id=repair.case_id,
                 reference=repair.reference,
                 text=form.cleaned_data["text"],
+                key=str(form.cleaned_data["key"]),
             )
         except ApplicationError as error:
             form.add_error("text" if error.field == "text" else None, str(error.message))

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from klantreis.core.forms import SubmissionKeyField
 from klantreis.customers.selectors import phone_normalise, postcode_normalise
 from klantreis.intake.models import RepairRequest
 from klantreis.planning.calendar import local
@@ -207,6 +208,7 @@ class JourneyDefinitionForm(forms.Form):
 class DeskAnswerForm(forms.Form):
     """A staff member's answer to a customer's message, sent to their portal inbox."""
 
+    key = SubmissionKeyField()
     text = forms.CharField(
         label=_("Answer to the customer"),
         help_text=_("The customer reads it in their portal messages. Write in their language."),

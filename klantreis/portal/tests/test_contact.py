@@ -2,6 +2,7 @@
 service desk (the staff side is in workspace/tests/test_desk.py)."""
 
 import io
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -230,7 +231,7 @@ def test_another_tenants_request_is_404(client, tenant, repair, tree):
 
     assert client.get(info_url(repair)).status_code == 404
     assert client.post(info_url(repair), {"text": "Van mij"}).status_code == 404
-    assert client.post(desk_url(repair), {"text": "Van mij"}).status_code == 404
+    assert client.post(desk_url(repair), {"key": str(uuid.uuid4()), "text": "Van mij"}).status_code == 404
     assert not Event.objects.filter(
         activity__in=["request.information_added", "customer.message_sent"]
     ).exists()
@@ -273,7 +274,7 @@ def test_posts_need_the_csrf_token(tenant, repair):
     strict.force_login(tenant.user)
 
     assert strict.post(info_url(repair), {"text": "x"}).status_code == 403
-    assert strict.post(desk_url(repair), {"text": "x"}).status_code == 403
+    assert strict.post(desk_url(repair), {"key": str(uuid.uuid4()), "text": "x"}).status_code == 403
 
 
 # Messaging the desk
@@ -283,7 +284,8 @@ def test_a_tenant_writes_to_the_desk(client, tenant, repair, fixed_clock):
     client.force_login(tenant.user)
     assert client.get(desk_url(repair)).status_code == 200
 
-    response = client.post(desk_url(repair), {"text": "Kan de monteur ook naar de kraan kijken?"})
+    key = str(uuid.uuid4())
+    response = client.post(desk_url(repair), {"key": key, "text": "Kan de monteur ook naar de kraan kijken?"})
 
     assert response.status_code == 302
     assert response["Location"] == detail_url(repair)
@@ -292,6 +294,7 @@ def test_a_tenant_writes_to_the_desk(client, tenant, repair, fixed_clock):
     assert event.attributes == {
         "request": repair.reference,
         "text": "Kan de monteur ook naar de kraan kijken?",
+        "key": key,
     }
     [task] = StaffTask.objects.all()
     assert task.queue == "desk"
@@ -312,7 +315,7 @@ def test_a_message_on_friday_is_due_on_monday(client, tenant, repair, fixed_cloc
     fixed_clock.set(datetime(2026, 3, 13, 16, 0, tzinfo=AMSTERDAM))
     client.force_login(tenant.user)
 
-    client.post(desk_url(repair), {"text": "Vraagje"})
+    client.post(desk_url(repair), {"key": str(uuid.uuid4()), "text": "Vraagje"})
 
     assert StaffTask.objects.get().deadline == datetime(2026, 3, 16, 16, 0, tzinfo=AMSTERDAM)
 
@@ -328,7 +331,7 @@ def test_a_message_on_friday_is_due_on_monday(client, tenant, repair, fixed_cloc
 def test_a_bad_message_is_refused_and_kept(client, tenant, repair, text, error):
     client.force_login(tenant.user)
 
-    response = client.post(desk_url(repair), {"text": text})
+    response = client.post(desk_url(repair), {"key": str(uuid.uuid4()), "text": text})
 
     html = page(response)
     assert response.status_code == 422
@@ -343,8 +346,38 @@ def test_a_hostile_message_is_shown_escaped(client, tenant, repair):
     client.force_login(tenant.user)
     hostile = "<img src=x onerror=alert(1)>"
 
-    client.post(desk_url(repair), {"text": hostile})
+    client.post(desk_url(repair), {"key": str(uuid.uuid4()), "text": hostile})
 
     html = page(client.get(detail_url(repair)))
     assert hostile not in html
     assert escape(hostile) in html
+
+
+def test_a_message_sent_twice_reaches_the_desk_once(client, tenant, repair):
+    client.force_login(tenant.user)
+    form = {"key": str(uuid.uuid4()), "text": "Vraagje"}
+
+    first = client.post(desk_url(repair), form)
+    again = client.post(desk_url(repair), form)  # a double click, or the browser resending
+
+    assert first.status_code == again.status_code == 302
+    assert Event.objects.filter(activity="customer.message_sent").count() == 1
+    assert StaffTask.objects.count() == 1
+    # A new form (a new key) is a new message.
+    client.post(desk_url(repair), {"key": str(uuid.uuid4()), "text": "Vraagje"})
+    assert StaffTask.objects.count() == 2
+
+
+@pytest.mark.parametrize("key", [None, "", "not-a-key", "1" * 5000, "<script>alert(1)</script>"])
+def test_a_message_without_a_valid_form_key_is_refused_and_kept(client, tenant, repair, key):
+    client.force_login(tenant.user)
+    form = {"text": "Mijn vraag blijft staan"} | ({} if key is None else {"key": key})
+
+    response = client.post(desk_url(repair), form)
+
+    assert response.status_code == 422
+    html = page(response)
+    assert "This form is out of date. Please reload the page." in html
+    assert "Mijn vraag blijft staan" in html
+    assert "<script>alert(1)</script>" not in html
+    assert not StaffTask.objects.exists()

@@ -1,18 +1,22 @@
 """The staff side of desk messages: answering a tenant's message from the
 request page (or from its task), to the tenant's portal inbox in their language."""
 
+import uuid
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 
 from klantreis.accounts.models import Role
 from klantreis.accounts.tests.factories import UserFactory
+from klantreis.core.forms import MESSAGE_KEY_MISSING
 from klantreis.customers.tests.factories import CustomerFactory
 from klantreis.events.models import Event
 from klantreis.intake.services import request_create
 from klantreis.intake.tests.factories import TriageTreeFactory
-from klantreis.journeys.desk import DESK_MESSAGE_MAX, customer_message_send
+from klantreis.journeys.desk import DESK_MESSAGE_MAX, customer_message_send, desk_message_answer
 from klantreis.journeys.models import StaffTask
 from klantreis.messaging.models import Message
 
@@ -53,6 +57,7 @@ def asked(tenant, repair):
         case_id=repair.case_id,
         reference=repair.reference,
         text="Wanneer komt de monteur?",
+        key=str(uuid.uuid4()),
     )
 
 
@@ -77,7 +82,7 @@ def test_an_agent_answers_and_the_tenant_reads_it_in_the_portal(client, tenant, 
     assert f'action="{answer_url(repair)}"' in html
     assert "Wanneer komt de monteur?" in html  # the question is in the history
 
-    response = client.post(answer_url(repair), {"text": "Dinsdag tussen 10 en 12."})
+    response = client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": "Dinsdag tussen 10 en 12."})
 
     assert response.status_code == 302
     assert response["Location"] == staff_page(repair)
@@ -124,7 +129,7 @@ def test_a_dutch_tenant_gets_the_subject_in_dutch(client, tree, fixed_clock):
     )
     client.force_login(UserFactory(role="planner", language="en"))
 
-    client.post(answer_url(repair), {"text": "Antwoord"})
+    client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": "Antwoord"})
 
     message = Message.objects.get(source="desk")
     assert message.language == "nl"
@@ -135,7 +140,7 @@ def test_a_dutch_tenant_gets_the_subject_in_dutch(client, tree, fixed_clock):
 def test_who_may_answer(client, repair, asked, role):
     client.force_login(user_with(role))
 
-    response = client.post(answer_url(repair), {"text": "Antwoord"})
+    response = client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": "Antwoord"})
 
     if role in ANSWERERS:
         assert response.status_code == 302
@@ -158,7 +163,7 @@ def test_the_staff_page_shows_no_answer_form_to_others(client, repair, asked, ro
 
 
 def test_anonymous_visitors_go_to_sign_in(client, repair):
-    response = client.post(answer_url(repair), {"text": "x"})
+    response = client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": "x"})
 
     assert response.status_code == 302
     assert "sign-in" in response["Location"]
@@ -186,7 +191,7 @@ def test_an_unknown_request_is_404(client, repair):
 def test_a_bad_answer_is_refused_and_kept(client, repair, asked, text, error):
     client.force_login(UserFactory(role="agent", language="en"))
 
-    response = client.post(answer_url(repair), {"text": text})
+    response = client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": text})
 
     html = response.content.decode()
     assert response.status_code == 422
@@ -201,7 +206,7 @@ def test_a_hostile_answer_reaches_the_tenant_escaped(client, tenant, repair, ask
     client.force_login(UserFactory(role="agent"))
     hostile = "<script>alert(1)</script>"
 
-    client.post(answer_url(repair), {"text": hostile})
+    client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": hostile})
 
     client.force_login(tenant.user)
     html = client.get(
@@ -231,3 +236,57 @@ def test_a_desk_task_can_also_be_marked_done_without_an_answer(client, asked):
     asked.refresh_from_db()
     assert asked.state == StaffTask.State.DONE
     assert Event.objects.get(activity="task.completed").attributes["journey"] == ""
+
+
+def test_an_answer_sent_twice_reaches_the_tenant_once(client, tenant, repair, asked):
+    client.force_login(UserFactory(role="agent"))
+    form = {"key": str(uuid.uuid4()), "text": "Dinsdag tussen 10 en 12."}
+
+    first = client.post(answer_url(repair), form)
+    again = client.post(answer_url(repair), form)
+
+    assert first.status_code == again.status_code == 302
+    assert Message.objects.filter(source="desk").count() == 1
+    assert Event.objects.filter(activity="desk.message_sent").count() == 1
+    client.post(answer_url(repair), {"key": str(uuid.uuid4()), "text": "Of woensdag."})
+    assert Message.objects.filter(source="desk").count() == 2
+
+
+def test_the_same_form_key_on_another_request_is_another_answer(tenant, repair, asked, tree):
+    agent = UserFactory(role="agent")
+    other = request_create(
+        customer=tenant,
+        home=tenant.homes.get(),
+        actor=tenant.user,
+        channel="portal",
+        tree=tree,
+        answers={"flooding": "no", "where": "ceiling"},
+        defect_location_code="BAD",
+        description="Nog een lek",
+    )
+    key = str(uuid.uuid4())
+
+    first = desk_message_answer(
+        customer=tenant, actor=agent, case_id=repair.case_id, reference=repair.reference, text="A", key=key
+    )
+    second = desk_message_answer(
+        customer=tenant, actor=agent, case_id=other.case_id, reference=other.reference, text="B", key=key
+    )
+
+    assert first.idempotency_key == f"desk-{repair.case_id}-{key}"
+    assert second.pk != first.pk
+    assert second.text == "B"
+
+
+def test_an_answer_without_a_valid_form_key_is_refused_and_kept(client, tenant, repair, asked):
+    agent = UserFactory(role="agent")
+    client.force_login(agent)
+
+    response = client.post(answer_url(repair), {"key": "x" * 3000, "text": "Mijn antwoord"})
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    with translation.override(agent.language):
+        assert escape(str(MESSAGE_KEY_MISSING)) in html
+    assert "Mijn antwoord" in html
+    assert not Message.objects.filter(source="desk").exists()
