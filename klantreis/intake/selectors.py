@@ -105,6 +105,7 @@ STAFF_ACTIVITY_TEXTS: dict[str, Any] = {
     "message.not_delivered_in_time": _("Message not delivered in time (%(channel)s)"),
     "message.retried": _("Message sent again (%(channel)s)"),
     "journey.started": _("Journey started"),
+    "journey.ended": _("Journey ended"),
     "touchpoint.skipped": _("Journey step skipped"),
     "touchpoint.cancelled": _("Journey step cancelled"),
     "touchpoint.deferred": _("Journey step postponed"),

@@ -319,6 +319,22 @@ class _Handler:
             instance.state = JourneyInstance.State.ENDED
             instance.ended_at = event.occurred_at
             instance.save(update_fields=["state", "ended_at"])
+            self.events.append(
+                Event(
+                    case_id=event.case_id,
+                    activity="journey.ended",
+                    occurred_at=event.occurred_at,
+                    role="system",
+                    channel=Event.Channel.SYSTEM,
+                    layer=Event.Layer.DIGITAL,
+                    attributes={
+                        "journey": instance.key,
+                        "version": instance.definition.version,
+                        "by": event.pk,
+                        "cancelled": len(waiting),
+                    },
+                )
+            )
 
     def _retime(
         self,

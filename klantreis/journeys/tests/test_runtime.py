@@ -245,11 +245,19 @@ def test_the_journey_ends_when_the_request_is_completed(
     reported(journey)
     booked(at(13, 10), at(13, 12))
     run()
-    record("request.status_changed", request=CASE, to="completed")
+    completed = record("request.status_changed", request=CASE, to="completed")
     run()
     instance = JourneyInstance.objects.get()
     assert instance.state == JourneyInstance.State.ENDED
     assert due("reminder") == []
+    [ended] = Event.objects.filter(activity="journey.ended")
+    assert (ended.case_id, ended.occurred_at) == (CASE, completed.occurred_at)
+    assert ended.attributes == {
+        "journey": "repair",
+        "version": instance.definition.version,
+        "by": completed.pk,
+        "cancelled": 1,  # the reminder
+    }
 
 
 @pytest.mark.parametrize(
