@@ -22,6 +22,11 @@ Figures (each case in a fresh database):
   PostgreSQL with 2 workers; per message, sent - due; the 99th percentile.
 - million_rows_slowdown: the throughput case again with 1,000,000 future
   touchpoints waiting in the table: plain rate / rate with the million.
+- cpu_ms_per_touchpoint (each case; the PostgreSQL case's median as
+  postgres_cpu_ms_per_touchpoint): CPU milliseconds per touchpoint, from
+  Linux's /proc, between the moment they fell due and the end: the workers,
+  the journey loop, and the rest of the machine (the database, the sink,
+  anything else running), which says what a faster figure has to come out of.
 
 Medians of `--repeats` runs (default 3; 1 with --quick) are reported; the
 machine's facts are written beside the figures.
@@ -127,6 +132,30 @@ def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores have spent not idle since boot (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS
+
+
+def cpu_snapshot(loop: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]]) -> dict[str, float]:
+    return {
+        "loop": process_cpu_s(loop.pid),
+        "workers": sum(process_cpu_s(worker.pid) for worker in workers),
+        "machine": machine_busy_s(),
+    }
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -240,6 +269,7 @@ def case(args: argparse.Namespace) -> dict[str, Any]:
     ]
     time.sleep(4)  # let the processes start before anything falls due
     try:
+        cpu_before = cpu_snapshot(processes[0], processes[1:])
         released = datetime.now(UTC)
         rows = ScheduledTouchpoint.objects.filter(touchpoint="received")
         if args.rate:
@@ -267,8 +297,19 @@ def case(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         while Message.objects.exclude(status=Message.Status.DELIVERED).exists():
             time.sleep(0.2)
+        cpu_after = cpu_snapshot(processes[0], processes[1:])
     finally:
         stop(processes)
+    # Where the CPU went, per touchpoint: the workers, the journey loop, and all
+    # the rest of the machine (PostgreSQL, the SMTP sink, this harness polling,
+    # and whatever else runs on a shared machine).
+    cpu = {key: 1000 * (cpu_after[key] - cpu_before[key]) / args.count for key in cpu_before}
+    cpu_ms = {
+        "workers": round(cpu["workers"], 3),
+        "loop": round(cpu["loop"], 3),
+        "rest_of_machine": round(cpu["machine"] - cpu["workers"] - cpu["loop"], 3),
+        "machine": round(cpu["machine"], 3),
+    }
     messages = Message.objects.filter(source="journey:repair:received")
     sent = messages.count()
     if sent != args.count:
@@ -283,9 +324,10 @@ def case(args: argparse.Namespace) -> dict[str, Any]:
             "p99_lateness_s": lateness[int(0.99 * (len(lateness) - 1))],
             "p50_lateness_s": statistics.median(lateness),
             "max_lateness_s": lateness[-1],
+            "cpu_ms_per_touchpoint": cpu_ms,
         }
     last = messages.order_by("-sent_at").first().sent_at
-    return {"per_s": args.count / (last - released).total_seconds()}
+    return {"per_s": args.count / (last - released).total_seconds(), "cpu_ms_per_touchpoint": cpu_ms}
 
 
 def run_case(name: str, *, database_url: str, smtp_port: int, **options: Any) -> dict[str, Any]:
@@ -363,6 +405,10 @@ def main() -> None:
         "p99_lateness_s": median("lateness", "p99_lateness_s"),
         "million_rows_slowdown": round(postgres / median("million", "per_s"), 3),
         "ratio_to_noop": round(postgres / median("noop", "per_s"), 2),
+        "postgres_cpu_ms_per_touchpoint": {
+            key: round(statistics.median(run["cpu_ms_per_touchpoint"][key] for run in runs["postgres"]), 3)
+            for key in runs["postgres"][0]["cpu_ms_per_touchpoint"]
+        },
         "touchpoints": count,
         "background_rows": background,
         "repeats": repeats,
