@@ -11,6 +11,7 @@ import smtplib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.headerregistry import BaseHeader, HeaderRegistry
+from email.policy import EmailPolicy, Policy
 from typing import Any
 
 from django.conf import settings
@@ -44,18 +45,20 @@ class _HeaderClasses(HeaderRegistry):
         return made
 
 
-_POLICIES: dict[email.policy.Policy, email.policy.Policy] = {}
+_POLICIES: dict[EmailPolicy, EmailPolicy] = {}
 
 
 class _Email(EmailMultiAlternatives):
     """Django's message, built under the policy the backend asks for
     (SMTP's line endings and all) with the remembering header registry."""
 
-    def message(self, *, policy: email.policy.Policy = email.policy.default) -> Any:
-        fast = _POLICIES.get(policy)
-        if fast is None:
-            fast = _POLICIES[policy] = policy.clone(header_factory=_HeaderClasses())
-        return super().message(policy=fast)
+    def message(self, *, policy: Policy[Any] | None = email.policy.default) -> Any:
+        if isinstance(policy, EmailPolicy):
+            fast = _POLICIES.get(policy)
+            if fast is None:
+                fast = _POLICIES[policy] = policy.clone(header_factory=_HeaderClasses())
+            policy = fast
+        return super().message(policy=policy)
 
 
 class EmailChannel:
