@@ -52,7 +52,7 @@ class _Email(EmailMultiAlternatives):
     """Django's message, built under the policy the backend asks for
     (SMTP's line endings and all) with the remembering header registry."""
 
-    def message(self, *, policy: Policy[Any] | None = email.policy.default) -> Any:
+    def message(self, *, policy: "Policy[Any] | None" = email.policy.default) -> Any:
         if isinstance(policy, EmailPolicy):
             fast = _POLICIES.get(policy)
             if fast is None:
