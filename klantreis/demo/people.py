@@ -62,6 +62,7 @@ STAFF = (
     StaffMember("agent", "Sanne", "de Wit", "agent"),
     StaffMember("planner", "Ruben", "Bakker", "planner"),
     StaffMember("designer", "Lotte", "Vermeulen", "designer"),
+    StaffMember("manager", "Anouk", "Hendriks", "manager"),
     StaffMember("admin", "Kees", "Jansen", "admin", is_superuser=True),
     StaffMember("sub-loodgieter", "Marja", "van Vliet", "subcontractor"),
     StaffMember("sub-elektra", "Hans", "Verbeek", "subcontractor"),

@@ -127,6 +127,8 @@ def test_rundemo_serves_the_demo_and_stops_every_child_on_ctrl_c(demo):
     assert re.search(r"^ +customer +\S+@example\.nl +one-time link$", log, re.MULTILINE)
     assert "/demo/outbox/" in log
     assert f"Journey editor (designer, admin): {demo.url}/desk/journeys/" in log
+    assert re.search(r'^ +manager +manager +password "demo"$', log, re.MULTILINE)
+    assert f"Insights (manager, designer, admin): {demo.url}/insights/" in log
 
     # When Ctrl-C reaches it
     demo.process.send_signal(signal.SIGINT)

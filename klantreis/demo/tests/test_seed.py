@@ -218,6 +218,7 @@ def test_seeding_creates_every_role(seeded):
         "agent": 1,
         "planner": 1,
         "designer": 1,
+        "manager": 1,
         "admin": 1,
         "subcontractor": 2,
         "technician": len(people.TECHNICIANS),
@@ -245,6 +246,9 @@ def test_staff_sign_in_with_the_demo_password(seeded):
     assert admin.is_staff
     assert admin.is_superuser
     assert admin.role == "admin"
+    manager = User.objects.get(username="manager")
+    assert manager.check_password("demo")
+    assert (manager.role, manager.is_staff, manager.is_superuser) == ("manager", False, False)
 
 
 def test_tenants_sign_in_by_link_only(seeded):

@@ -201,6 +201,7 @@ class Command(BaseCommand):
             ("agent", "agent", 'password "demo"'),
             ("planner", "planner", 'password "demo"'),
             ("designer", "designer", 'password "demo"'),
+            ("manager", "manager", 'password "demo"'),
             ("admin", "admin", 'password "demo"'),
             ("subcontractor", "sub-loodgieter, sub-elektra", 'password "demo"'),
             ("technician", ", ".join(t.username for t in people.TECHNICIANS[:3]) + ", …", 'password "demo"'),
@@ -220,6 +221,7 @@ class Command(BaseCommand):
             f"Demo clock (staff): {url}/demo/clock/",
             f"Staff tasks (agent, planner): {url}{reverse('workspace:tasks')}",
             f"Journey editor (designer, admin): {url}{reverse('workspace:journeys')}",
+            f"Insights (manager, designer, admin): {url}{reverse('insights:dashboard')}",
             "",
             "Press Ctrl-C to stop.",
         ]
