@@ -1,5 +1,6 @@
 import email.policy
 import re
+from dataclasses import replace
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
@@ -24,8 +25,7 @@ def _without_date(data: bytes) -> bytes:
     return re.sub(rb"=+\d+==", b"BOUNDARY", data)
 
 
-def test_the_channel_builds_the_same_bytes_as_django_does(settings: Any) -> None:
-    built = EmailChannel()._email(MESSAGE)
+def _plain(built: EmailMultiAlternatives) -> EmailMultiAlternatives:
     plain = EmailMultiAlternatives(
         subject=built.subject,
         body=built.body,
@@ -35,11 +35,36 @@ def test_the_channel_builds_the_same_bytes_as_django_does(settings: Any) -> None
     )
     plain.alternatives = built.alternatives
     plain.attachments = built.attachments
+    return plain
+
+
+def test_the_channel_builds_the_same_bytes_as_django_does(settings: Any) -> None:
+    built = EmailChannel()._email(MESSAGE)
     for policy in (email.policy.SMTP, email.policy.default):
         ours = built.message(policy=policy).as_bytes()
-        django = plain.message(policy=policy).as_bytes()
+        django = _plain(built).message(policy=policy).as_bytes()
         assert _without_date(ours) == _without_date(django)
         assert b"Message-ID: <tp-42@klantreis>" in ours
+
+
+def test_messages_that_share_headers_are_each_built_as_django_builds_them(settings: Any) -> None:
+    channel = EmailChannel()
+    variants = [
+        replace(MESSAGE, idempotency_key=f"tp-{n}", to=to, subject=subject, attachments=attachments)
+        for n, (to, subject, attachments) in enumerate(
+            [
+                ("jan@example.nl", "Uw afspraak", ()),
+                ("Ĳsbrand <ijs@example.nl>", "Uw afspraak", MESSAGE.attachments),
+                ("jan@example.nl", "Herinnering: " + "lang " * 30, ()),
+                ("jan@example.nl", "Uw afspraak", ()),  # the first again, after the others
+            ]
+        )
+    ]
+    for message in variants + variants:
+        built = channel._email(message)
+        ours = built.message(policy=email.policy.SMTP).as_bytes()
+        django = _plain(built).message(policy=email.policy.SMTP).as_bytes()
+        assert _without_date(ours) == _without_date(django)
 
 
 def test_a_message_arrives_whole_at_the_smtp_server(smtp_server: Any) -> None:
