@@ -160,22 +160,32 @@ def touchpoint_armed_at(row: ScheduledTouchpoint) -> datetime:
     return moment_read(row.context.get("event_at")) or row.created_at
 
 
-def touchpoint_event(row: ScheduledTouchpoint, activity: str, at: datetime, **attributes: Any) -> Event:
+def journey_event(
+    *, case_id: str, journey: str, version: int, activity: str, at: datetime, **attributes: Any
+) -> Event:
+    """An event of the journey's own machinery (not yet recorded)."""
     return Event(
-        case_id=row.instance.case_id,
+        case_id=case_id,
         activity=activity,
         occurred_at=at,
         actor=None,
         role="system",
         channel=Event.Channel.SYSTEM,
         layer=Event.Layer.DIGITAL,
-        attributes={
-            "journey": row.instance.key,
-            "version": row.instance.definition.version,
-            "touchpoint": row.touchpoint,
-            "scheduled": row.pk,
-            **attributes,
-        },
+        attributes={"journey": journey, "version": version, **attributes},
+    )
+
+
+def touchpoint_event(row: ScheduledTouchpoint, activity: str, at: datetime, **attributes: Any) -> Event:
+    return journey_event(
+        case_id=row.instance.case_id,
+        journey=row.instance.key,
+        version=row.instance.definition.version,
+        activity=activity,
+        at=at,
+        touchpoint=row.touchpoint,
+        scheduled=row.pk,
+        **attributes,
     )
 
 
@@ -228,18 +238,13 @@ class _Handler:
         if created:
             self.running[event.case_id].append(instance)
             self.events.append(
-                Event(
+                journey_event(
                     case_id=event.case_id,
+                    journey=definition.key,
+                    version=definition.version,
                     activity="journey.started",
-                    occurred_at=event.occurred_at,
-                    role="system",
-                    channel=Event.Channel.SYSTEM,
-                    layer=Event.Layer.DIGITAL,
-                    attributes={
-                        "journey": definition.key,
-                        "version": definition.version,
-                        "trigger": event.pk,
-                    },
+                    at=event.occurred_at,
+                    trigger=event.pk,
                 )
             )
 
@@ -278,19 +283,14 @@ class _Handler:
             )
             if due is None:
                 self.events.append(
-                    Event(
+                    journey_event(
                         case_id=instance.case_id,
+                        journey=instance.key,
+                        version=instance.definition.version,
                         activity="touchpoint.skipped",
-                        occurred_at=event.occurred_at,
-                        role="system",
-                        channel=Event.Channel.SYSTEM,
-                        layer=Event.Layer.DIGITAL,
-                        attributes={
-                            "journey": instance.key,
-                            "version": instance.definition.version,
-                            "touchpoint": touchpoint.id,
-                            "reason": f"anchor {touchpoint.at.anchor} unknown",
-                        },
+                        at=event.occurred_at,
+                        touchpoint=touchpoint.id,
+                        reason=f"anchor {touchpoint.at.anchor} unknown",
                     )
                 )
                 continue
@@ -320,19 +320,14 @@ class _Handler:
             instance.ended_at = event.occurred_at
             instance.save(update_fields=["state", "ended_at"])
             self.events.append(
-                Event(
+                journey_event(
                     case_id=event.case_id,
+                    journey=instance.key,
+                    version=instance.definition.version,
                     activity="journey.ended",
-                    occurred_at=event.occurred_at,
-                    role="system",
-                    channel=Event.Channel.SYSTEM,
-                    layer=Event.Layer.DIGITAL,
-                    attributes={
-                        "journey": instance.key,
-                        "version": instance.definition.version,
-                        "by": event.pk,
-                        "cancelled": len(waiting),
-                    },
+                    at=event.occurred_at,
+                    by=event.pk,
+                    cancelled=len(waiting),
                 )
             )
 
