@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from klantreis.core.forms import SubmissionKeyField
 from klantreis.field.models import FieldUpdate
 from klantreis.planning.models import Job
 
@@ -15,7 +16,6 @@ NOTE_MAX = 2000
 MATERIALS_MAX = 1000
 
 MESSAGE_ACTION_UNKNOWN = _("That is not something this app can record.")
-MESSAGE_KEY_MISSING = _("This form is out of date. Please reload the page.")
 MESSAGE_POSITION_BAD = _("The position from your phone was not valid; it was not used.")
 MESSAGE_OUTCOME_MISSING = _("Please choose how the visit ended.")
 MESSAGE_NOTE_LONG = _("Please keep the note under %(limit_value)d characters.")
@@ -43,7 +43,7 @@ class ActionForm(forms.Form):
         max_length=16,
         error_messages={"required": MESSAGE_ACTION_UNKNOWN, "max_length": MESSAGE_ACTION_UNKNOWN},
     )
-    key = forms.UUIDField(error_messages={"required": MESSAGE_KEY_MISSING, "invalid": MESSAGE_KEY_MISSING})
+    key = SubmissionKeyField()
 
     def clean_action(self) -> str:
         action = self.cleaned_data["action"]
